@@ -1,0 +1,1 @@
+"""Pure domain logic of the line: keypad forms, documents, dates, folios, spelling and hours."""
