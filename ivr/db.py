@@ -1,0 +1,121 @@
+"""Database plumbing: URL normalisation, one engine + sessionmaker per app, request sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+EXTENSION = "ivr_db"
+ARCHIVO_SQLITE = "ivr.sqlite3"
+# SQLite allows one writer at a time: a second one waits this long for the lock, not fails.
+SQLITE_ESPERA_SEGUNDOS = 15
+
+
+@dataclass(frozen=True)
+class BaseDeDatos:
+    """What init_app attaches to the app."""
+
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+
+
+def normalizar_url(url: str) -> str:
+    """Accept Heroku-style postgres:// and plain postgresql:// URLs; use the psycopg 3 driver."""
+    for prefijo in ("postgres://", "postgresql://"):
+        if url.startswith(prefijo):
+            return "postgresql+psycopg://" + url[len(prefijo):]
+    return url
+
+
+def url_de(app: Flask) -> str:
+    """The app's database URL: DATABASE_URL, else a SQLite file in the instance folder."""
+    url = app.config.get("DATABASE_URL")
+    if url:
+        return normalizar_url(url)
+    return f"sqlite:///{Path(app.instance_path) / ARCHIVO_SQLITE}"
+
+
+def _sqlite_al_conectar(conexion, _registro) -> None:
+    cursor = conexion.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def engine_for(url: str, **opciones) -> Engine:
+    """An engine for this URL, usable outside Flask (CLI, migrations, tests)."""
+    url = make_url(normalizar_url(url))
+    if url.get_backend_name() == "sqlite":
+        connect_args = {"timeout": SQLITE_ESPERA_SEGUNDOS}
+        if url.database in (None, "", ":memory:"):
+            # One shared in-memory database for every thread of the process.
+            connect_args["check_same_thread"] = False
+            opciones.setdefault("poolclass", StaticPool)
+        connect_args.update(opciones.pop("connect_args", {}))
+        engine = create_engine(url, connect_args=connect_args, **opciones)
+        event.listen(engine, "connect", _sqlite_al_conectar)
+        return engine
+    opciones.setdefault("pool_pre_ping", True)
+    return create_engine(url, **opciones)
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine and sessionmaker, and close the request's session at teardown."""
+    engine = engine_for(url_de(app))
+    app.extensions[EXTENSION] = BaseDeDatos(engine, sessionmaker(engine))
+    app.teardown_appcontext(_cerrar)
+
+
+def engine_de(app: Flask) -> Engine:
+    """The app's engine."""
+    return app.extensions[EXTENSION].engine
+
+
+def sessionmaker_de(app: Flask) -> sessionmaker[Session]:
+    """The app's sessionmaker."""
+    return app.extensions[EXTENSION].sessionmaker
+
+
+def sesion() -> Session:
+    """The session of the current request (or app context), created on first use."""
+    if "ivr_sesion" not in g:
+        g.ivr_sesion = sessionmaker_de(current_app)()
+    return g.ivr_sesion
+
+
+get_session = sesion
+
+
+def confirmar() -> None:
+    """Commit the current request's session (the web layer calls this at the request edge)."""
+    sesion().commit()
+
+
+def descartar() -> None:
+    """Roll back the current request's session, if it has one; never raises."""
+    s = g.get("ivr_sesion")
+    if s is None:
+        return
+    try:
+        s.rollback()
+    except Exception:  # noqa: BLE001 - the database may be down; nothing left to undo then
+        pass
+
+
+def _cerrar(_error: BaseException | None = None) -> None:
+    # Closing rolls back whatever was not committed.
+    s = g.pop("ivr_sesion", None)
+    if s is not None:
+        s.close()
+
+
+def upgrade(url: str) -> None:
+    """Apply every pending Alembic migration to the database at this URL."""
+    from ivr.migrations import upgrade as aplicar
+
+    aplicar(url)

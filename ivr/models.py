@@ -1,0 +1,193 @@
+"""SQLAlchemy models: derechohabientes, unidades, citas, cancelaciones, calls, transfers, agents."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from ivr.domain.keypad import a_teclas
+
+MEXICO = ZoneInfo("America/Mexico_City")
+ESTADOS_CITA = ("agendada", "cancelada", "atendida")
+SOLICITANTES = ("titular", "tercero")
+CANALES = ("ivr", "agente")
+TRAMITE_PRESTAMO = "préstamo personal"
+
+
+def ahora_utc() -> datetime:
+    """The current instant, UTC-aware (default for timestamps)."""
+    return datetime.now(UTC)
+
+
+def _en(columna: str, valores: tuple[str, ...]) -> str:
+    return f"{columna} IN ({', '.join(repr(v) for v in valores)})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base; constraint names are fixed so migrations are the same on every DB."""
+
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class Derechohabiente(Base):
+    """An insured worker or pensioner; the keypad forms are kept in step with the values."""
+
+    __tablename__ = "derechohabiente"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    curp: Mapped[str] = mapped_column(String(18), unique=True)
+    rfc: Mapped[str | None] = mapped_column(String(13))
+    nombre: Mapped[str] = mapped_column(String(120))
+    primer_apellido: Mapped[str] = mapped_column(String(120))
+    segundo_apellido: Mapped[str | None] = mapped_column(String(120))
+    telefono: Mapped[str | None] = mapped_column(String(30))
+    curp_teclas: Mapped[str] = mapped_column(String(18), index=True)
+    rfc_teclas: Mapped[str | None] = mapped_column(String(13), index=True)
+    apellido_teclas: Mapped[str] = mapped_column(String(120), index=True)
+
+    @validates("curp", "rfc", "primer_apellido")
+    def _poner_teclas(self, clave: str, valor: str | None) -> str | None:
+        # Setting a value sets its keypad form, so a lookup by keys can never go stale.
+        teclas = a_teclas(valor) if valor else valor
+        if clave == "curp":
+            self.curp_teclas = teclas
+        elif clave == "rfc":
+            self.rfc_teclas = teclas
+        else:
+            self.apellido_teclas = teclas
+        return valor
+
+    def __repr__(self) -> str:  # no personal data in reprs: they end up in logs
+        return f"<Derechohabiente {self.id}>"
+
+
+class Unidad(Base):
+    """An administrative unit where citas take place (e.g. "UAPES No. 4")."""
+
+    __tablename__ = "unidad"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nombre: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Cita(Base):
+    """An appointment; fecha and horas are naive Mexico City local time."""
+
+    __tablename__ = "cita"
+    __table_args__ = (
+        CheckConstraint(_en("estado", ESTADOS_CITA), name="estado"),
+        CheckConstraint("hora_fin > hora_inicio", name="horas"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clave: Mapped[str] = mapped_column(String(6), unique=True)
+    derechohabiente_id: Mapped[int] = mapped_column(ForeignKey("derechohabiente.id"), index=True)
+    unidad_id: Mapped[int] = mapped_column(ForeignKey("unidad.id"))
+    ventanilla: Mapped[str] = mapped_column(String(40))
+    fecha: Mapped[date] = mapped_column(Date)
+    hora_inicio: Mapped[time] = mapped_column(Time)
+    hora_fin: Mapped[time] = mapped_column(Time)
+    tramite: Mapped[str] = mapped_column(String(100), default=TRAMITE_PRESTAMO)
+    estado: Mapped[str] = mapped_column(String(20), default="agendada")
+
+    @property
+    def inicio(self) -> datetime:
+        """When the cita starts, aware, in Mexico City."""
+        return datetime.combine(self.fecha, self.hora_inicio, tzinfo=MEXICO)
+
+    @property
+    def fin(self) -> datetime:
+        """When the cita ends, aware, in Mexico City."""
+        return datetime.combine(self.fecha, self.hora_fin, tzinfo=MEXICO)
+
+    def __repr__(self) -> str:
+        return f"<Cita {self.id} {self.clave} {self.estado}>"
+
+
+class Cancelacion(Base):
+    """The cancellation of a cita (one at most), with the folio read to the caller."""
+
+    __tablename__ = "cancelacion"
+    __table_args__ = (
+        CheckConstraint(_en("solicitante_tipo", SOLICITANTES), name="solicitante_tipo"),
+        CheckConstraint(_en("canal", CANALES), name="canal"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cita_id: Mapped[int] = mapped_column(ForeignKey("cita.id"), unique=True)
+    folio: Mapped[str] = mapped_column(String(8), unique=True)
+    solicitante_tipo: Mapped[str] = mapped_column(String(10))
+    solicitante_nombre: Mapped[str | None] = mapped_column(String(200))
+    motivo_codigo: Mapped[int] = mapped_column(Integer)
+    motivo_texto: Mapped[str] = mapped_column(Text)
+    canal: Mapped[str] = mapped_column(String(10))
+    call_sid: Mapped[str | None] = mapped_column(String(64))
+    creada_en: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=ahora_utc)
+
+
+class Llamada(Base):
+    """A call to the line: how it ended and the path it took (never the full CURP)."""
+
+    __tablename__ = "llamada"
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    desde: Mapped[str | None] = mapped_column(String(64))
+    iniciada_en: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=ahora_utc)
+    terminada_en: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    desenlace: Mapped[str | None] = mapped_column(String(64))
+    ultimo_nodo: Mapped[str | None] = mapped_column(String(64))
+    razon: Mapped[str | None] = mapped_column(String(64))
+    derechohabiente_id: Mapped[int | None] = mapped_column(ForeignKey("derechohabiente.id"))
+    ruta: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class Transferencia(Base):
+    """A transfer to the agents, with why it happened and what the line knew."""
+
+    __tablename__ = "transferencia"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    razon: Mapped[str] = mapped_column(String(64))
+    nodo: Mapped[str | None] = mapped_column(String(64))
+    identificado: Mapped[bool] = mapped_column(Boolean, default=False)
+    derechohabiente_id: Mapped[int | None] = mapped_column(ForeignKey("derechohabiente.id"))
+    cita_id: Mapped[int | None] = mapped_column(ForeignKey("cita.id"))
+    creada_en: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=ahora_utc,
+                                                index=True)
+    dial_status: Mapped[str | None] = mapped_column(String(32))
+    atendida: Mapped[bool] = mapped_column(Boolean, default=False)
+    atendida_por: Mapped[str | None] = mapped_column(String(64))
+    contexto: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Agente(Base):
+    """An account for the agents' page (password stored hashed)."""
+
+    __tablename__ = "agente"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    usuario: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    creado_en: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=ahora_utc)

@@ -1,0 +1,179 @@
+"""Repository: lookups of derechohabientes and citas, the atomic cancellation, call records.
+
+Functions take the session first and never commit (the web layer commits at the request edge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ivr.domain.documento import normalizar
+from ivr.domain.folio import nuevo_folio
+from ivr.models import (
+    MEXICO,
+    Cancelacion,
+    Cita,
+    Derechohabiente,
+    Llamada,
+    Transferencia,
+    ahora_utc,
+)
+
+INTENTOS_FOLIO = 10
+
+
+@dataclass(frozen=True)
+class ResultadoCancelacion:
+    """What cancelar_cita did: 'cancelada' | 'ya_cancelada' | 'no_cancelable', and the folio."""
+
+    resultado: str
+    folio: str | None
+
+
+def buscar_por_teclas(session: Session, teclas: str) -> list[Derechohabiente]:
+    """Derechohabientes whose CURP (18 keys) or RFC (13 keys) has this keypad form."""
+    if len(teclas) == 18:
+        columna = Derechohabiente.curp_teclas
+    elif len(teclas) == 13:
+        columna = Derechohabiente.rfc_teclas
+    else:
+        return []
+    return list(session.scalars(select(Derechohabiente).where(columna == teclas)
+                                .order_by(Derechohabiente.id)))
+
+
+def buscar_por_documento(session: Session, documento: str) -> list[Derechohabiente]:
+    """Derechohabientes with exactly this CURP or RFC (after normalising it)."""
+    documento = normalizar(documento or "")
+    if not documento:
+        return []
+    return list(session.scalars(
+        select(Derechohabiente)
+        .where(or_(Derechohabiente.curp == documento, Derechohabiente.rfc == documento))
+        .order_by(Derechohabiente.id)))
+
+
+def _no_iniciada(ahora: datetime):
+    """SQL condition: the cita starts after `ahora` (compared as Mexico City date and time)."""
+    if ahora.tzinfo is None:
+        raise ValueError("ahora debe tener zona horaria")
+    local = ahora.astimezone(MEXICO)
+    hoy, hora = local.date(), local.time().replace(tzinfo=None)
+    return or_(Cita.fecha > hoy, and_(Cita.fecha == hoy, Cita.hora_inicio > hora))
+
+
+def citas_cancelables(session: Session, derechohabiente_id: int, ahora: datetime) -> list[Cita]:
+    """The derechohabiente's citas still agendadas and not yet started, in date order."""
+    return list(session.scalars(
+        select(Cita)
+        .where(Cita.derechohabiente_id == derechohabiente_id, Cita.estado == "agendada",
+               _no_iniciada(ahora))
+        .order_by(Cita.fecha, Cita.hora_inicio, Cita.id)))
+
+
+def ultima_cancelacion(session: Session, derechohabiente_id: int) -> Cancelacion | None:
+    """The most recent cancellation of any of the derechohabiente's citas."""
+    return session.scalars(
+        select(Cancelacion)
+        .join(Cita, Cancelacion.cita_id == Cita.id)
+        .where(Cita.derechohabiente_id == derechohabiente_id)
+        .order_by(Cancelacion.creada_en.desc(), Cancelacion.id.desc())
+        .limit(1)).first()
+
+
+def cancelacion_de(session: Session, cita_id: int) -> Cancelacion | None:
+    """The cancellation of this cita, if it has one."""
+    return session.scalars(select(Cancelacion).where(Cancelacion.cita_id == cita_id)).first()
+
+
+def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
+                  solicitante_nombre: str | None, motivo_codigo: int, motivo_texto: str,
+                  canal: str, call_sid: str | None, ahora: datetime) -> ResultadoCancelacion:
+    """Cancel the cita if it is still agendada and not started, race-safe; flushes, no commit.
+
+    The conditional UPDATE takes the cita's row lock (PostgreSQL) or the write lock (SQLite),
+    held until the caller commits or rolls back: a concurrent cancel waits, then finds the cita
+    no longer agendada and reports 'ya_cancelada' with the first one's folio. A repeated
+    webhook of the same call (same call_sid) gets 'cancelada' with the same folio again.
+    """
+    cambio = session.execute(
+        update(Cita)
+        .where(Cita.id == cita_id, Cita.estado == "agendada", _no_iniciada(ahora))
+        .values(estado="cancelada")
+        .execution_options(synchronize_session=False))
+    cita = session.identity_map.get(session.identity_key(Cita, cita_id))
+    if cita is not None:
+        session.expire(cita, ["estado"])
+    if cambio.rowcount != 1:
+        previa = cancelacion_de(session, cita_id)
+        if previa is None:
+            return ResultadoCancelacion("no_cancelable", None)
+        if call_sid is not None and previa.call_sid == call_sid:
+            return ResultadoCancelacion("cancelada", previa.folio)
+        return ResultadoCancelacion("ya_cancelada", previa.folio)
+    for _ in range(INTENTOS_FOLIO):
+        cancelacion = Cancelacion(
+            cita_id=cita_id, folio=nuevo_folio(), solicitante_tipo=solicitante_tipo,
+            solicitante_nombre=solicitante_nombre, motivo_codigo=motivo_codigo,
+            motivo_texto=motivo_texto, canal=canal, call_sid=call_sid,
+            creada_en=ahora.astimezone(UTC))
+        try:
+            # A savepoint, so a folio collision undoes only this insert, not the UPDATE. (On
+            # SQLite it is safe only because the UPDATE already opened the transaction.)
+            with session.begin_nested():
+                session.add(cancelacion)
+        except IntegrityError:
+            if cancelacion_de(session, cita_id) is not None:
+                raise
+            continue
+        return ResultadoCancelacion("cancelada", cancelacion.folio)
+    raise RuntimeError(f"no se encontró un folio libre en {INTENTOS_FOLIO} intentos")
+
+
+def registrar_llamada(session: Session, call_sid: str, **campos) -> Llamada:
+    """Create the call's record or update it with these fields (a repeated webhook is fine)."""
+    llamada = session.get(Llamada, call_sid)
+    if llamada is None:
+        # INSERT .. ON CONFLICT DO NOTHING: a concurrent webhook of the same call can't make
+        # this fail, and no SAVEPOINT is needed (pysqlite mishandles one opened first).
+        inicio = campos.get("iniciada_en") or campos.get("terminada_en") or ahora_utc()
+        insertar = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insertar(Llamada).values(call_sid=call_sid, iniciada_en=inicio, ruta=[])
+                        .on_conflict_do_nothing(index_elements=["call_sid"]))
+        llamada = session.get(Llamada, call_sid)
+    for nombre, valor in campos.items():
+        setattr(llamada, nombre, valor)
+    session.flush()
+    return llamada
+
+
+def registrar_transferencia(session: Session, **campos) -> Transferencia:
+    """Record a transfer to the agents; flushed, so it has its id."""
+    transferencia = Transferencia(**campos)
+    session.add(transferencia)
+    session.flush()
+    return transferencia
+
+
+def transferencia_por_id(session: Session, transferencia_id: int) -> Transferencia | None:
+    """The transfer with this id, if any."""
+    return session.get(Transferencia, transferencia_id)
+
+
+def actualizar_dial_status(session: Session, call_sid: str,
+                           dial_status: str) -> Transferencia | None:
+    """Record how the call's latest transfer ended (Dial/Enqueue status)."""
+    transferencia = session.scalars(
+        select(Transferencia).where(Transferencia.call_sid == call_sid)
+        .order_by(Transferencia.creada_en.desc(), Transferencia.id.desc()).limit(1)).first()
+    if transferencia is not None:
+        transferencia.dial_status = dial_status
+        session.flush()
+    return transferencia

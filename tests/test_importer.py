@@ -1,0 +1,333 @@
+"""The agenda import (SPEC §4) and the demo agenda, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from stdnum.mx import curp as stdnum_curp
+
+from ivr import db, demo, repo
+from ivr.domain.documento import validar_curp
+from ivr.domain.keypad import a_teclas
+from ivr.importer import COLUMNAS, import_citas_command, importar_csv
+from ivr.models import MEXICO, Cancelacion, Cita, Derechohabiente, Unidad
+
+ENCABEZADO = ",".join(COLUMNAS)
+
+
+def con_digito(base17: str) -> str:
+    return base17 + stdnum_curp.calc_check_digit(base17 + "0")
+
+
+GOMEZ = con_digito("GOMA850123HDFRRN0")
+HERNANDEZ = con_digito("HEGJ700315HMCRRN0")
+NUNEZ = con_digito("NUSM881122XDFXXR0")
+MALA = GOMEZ[:17] + ("0" if GOMEZ[17] != "0" else "1")
+
+FILAS = [
+    f"{GOMEZ},GOMA850123AB1,Ana,Gómez,Ruiz,5512345678,UC3QK2,UAPES No. 4,02,2026-12-02,"
+    "15:00,15:15,agendada",
+    f"{GOMEZ},GOMA850123AB1,Ana,Gómez,Ruiz,5512345678,UC7HW4,UAPES No. 4,02,2026-12-09,"
+    "09:30,09:45,agendada",
+    f"{HERNANDEZ},,Juan,Hernández,,,HR4T9M,UAPES No. 7,05,2026-12-04,11:45,12:15,atendida",
+    f"{NUNEZ},,Mar,Núñez,,,NZ5W2Q,UAPES No. 4,01,2026-11-25,09:00,09:15,cancelada",
+]
+
+
+def csv_de(*filas: str, encabezado: str = ENCABEZADO) -> str:
+    return "\n".join([encabezado, *filas]) + "\n"
+
+
+def importar(session, texto):
+    return importar_csv(session, io.StringIO(texto))
+
+
+def cuantas(session, modelo) -> int:
+    return session.scalar(select(func.count()).select_from(modelo))
+
+
+def test_carga_la_agenda(session):
+    resultado = importar(session, csv_de(*FILAS))
+    assert resultado.errores == []
+    assert (resultado.creados, resultado.actualizados, resultado.derechohabientes_nuevos) == \
+        (4, 0, 3)
+    session.commit()
+    gomez = session.scalars(select(Derechohabiente).where(Derechohabiente.curp == GOMEZ)).one()
+    assert (gomez.rfc, gomez.nombre, gomez.primer_apellido, gomez.segundo_apellido,
+            gomez.telefono) == ("GOMA850123AB1", "Ana", "Gómez", "Ruiz", "5512345678")
+    assert (gomez.curp_teclas, gomez.rfc_teclas, gomez.apellido_teclas) == \
+        (a_teclas(GOMEZ), "4662850123221", "46639")
+    hernandez = session.scalars(select(Derechohabiente)
+                                .where(Derechohabiente.curp == HERNANDEZ)).one()
+    assert (hernandez.rfc, hernandez.rfc_teclas, hernandez.segundo_apellido,
+            hernandez.telefono) == (None, None, None, None)
+    assert sorted(session.scalars(select(Unidad.nombre))) == ["UAPES No. 4", "UAPES No. 7"]
+    cita = session.scalars(select(Cita).where(Cita.clave == "HR4T9M")).one()
+    assert (cita.derechohabiente_id, cita.ventanilla, cita.fecha, cita.hora_inicio,
+            cita.hora_fin, cita.estado, cita.tramite) == \
+        (hernandez.id, "05", date(2026, 12, 4), time(11, 45), time(12, 15), "atendida",
+         "préstamo personal")
+
+
+@pytest.mark.parametrize("como", ["bom", "crlf", "bytes", "ruta"])
+def test_formas_de_entregar_el_archivo(session, tmp_path, como):
+    texto = csv_de(*FILAS)
+    if como == "bom":
+        fuente = io.StringIO("\ufeff" + texto)
+    elif como == "crlf":
+        fuente = io.BytesIO(texto.replace("\n", "\r\n").encode())
+    elif como == "bytes":
+        fuente = io.BytesIO(("\ufeff" + texto).encode())
+    else:
+        ruta = tmp_path / "agenda.csv"
+        ruta.write_bytes(("\ufeff" + texto).encode())
+        fuente = str(ruta)
+    resultado = importar_csv(session, fuente)
+    assert (resultado.errores, resultado.creados) == ([], 4)
+
+
+def test_reimportar_no_cambia_nada(session):
+    importar(session, csv_de(*FILAS))
+    session.commit()
+    antes = [(c.id, c.clave, c.estado, c.derechohabiente_id) for c in
+             session.scalars(select(Cita).order_by(Cita.id))]
+    resultado = importar(session, csv_de(*FILAS))
+    assert (resultado.errores, resultado.creados, resultado.actualizados, resultado.sin_cambios,
+            resultado.derechohabientes_nuevos) == ([], 0, 0, 4, 0)
+    session.commit()
+    despues = [(c.id, c.clave, c.estado, c.derechohabiente_id) for c in
+               session.scalars(select(Cita).order_by(Cita.id))]
+    assert despues == antes
+    assert (cuantas(session, Derechohabiente), cuantas(session, Unidad)) == (3, 2)
+
+
+def test_reimportar_actualiza_lo_que_cambio(session):
+    importar(session, csv_de(*FILAS))
+    session.commit()
+    cambiadas = [FILAS[0].replace("15:00,15:15", "16:00,16:15"),
+                 FILAS[1].replace("Gómez", "Gómez-Ruiz"), *FILAS[2:]]
+    cambiadas = [cambiadas[0].replace("Gómez", "Gómez-Ruiz"), *cambiadas[1:]]
+    resultado = importar(session, csv_de(*cambiadas))
+    assert (resultado.errores, resultado.actualizados, resultado.sin_cambios) == ([], 1, 3)
+    session.commit()
+    cita = session.scalars(select(Cita).where(Cita.clave == "UC3QK2")).one()
+    assert cita.hora_inicio == time(16, 0)
+    gomez = session.get(Derechohabiente, cita.derechohabiente_id)
+    assert (gomez.primer_apellido, gomez.apellido_teclas) == ("Gómez-Ruiz", "466397849")
+
+
+def test_no_revive_una_cita_cancelada_por_telefono(session):
+    importar(session, csv_de(*FILAS))
+    session.commit()
+    cita = session.scalars(select(Cita).where(Cita.clave == "UC3QK2")).one()
+    ahora = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+    resultado = repo.cancelar_cita(session, cita.id, solicitante_tipo="titular",
+                                   solicitante_nombre=None, motivo_codigo=1,
+                                   motivo_texto="Ya no necesito el préstamo", canal="ivr",
+                                   call_sid="CA1", ahora=ahora)
+    session.commit()
+    reimportado = importar(session, csv_de(*FILAS))
+    assert (reimportado.errores, reimportado.actualizados) == ([], 0)
+    session.commit()
+    session.refresh(cita)
+    assert cita.estado == "cancelada"
+    assert session.scalars(select(Cancelacion.folio)).one() == resultado.folio
+
+
+def test_una_cita_cancelada_en_el_origen_se_puede_reagendar(session):
+    importar(session, csv_de(*FILAS))
+    session.commit()
+    resultado = importar(session, csv_de(*FILAS[:3], FILAS[3].replace("cancelada", "agendada")))
+    assert (resultado.errores, resultado.actualizados) == ([], 1)
+    assert session.scalars(select(Cita.estado).where(Cita.clave == "NZ5W2Q")).one() == "agendada"
+
+
+def _fila(**cambios) -> str:
+    valores = dict(zip(COLUMNAS, FILAS[2].split(","), strict=True))
+    valores.update(cambios)
+    return ",".join(valores[c] for c in COLUMNAS)
+
+
+@pytest.mark.parametrize("cambios, motivo", [
+    ({"curp": MALA}, "CURP inválida"),
+    ({"curp": "GOMA850123HDF"}, "CURP inválida"),
+    ({"curp": ""}, "falta curp"),
+    ({"rfc": "GOMA85012"}, "RFC con formato inválido"),
+    ({"nombre": ""}, "falta nombre"),
+    ({"primer_apellido": ""}, "falta primer_apellido"),
+    ({"primer_apellido": "Gómez2*"}, "primer_apellido con caracteres"),
+    ({"clave": "uc3qk2"}, "clave inválida"),
+    ({"clave": "UC3QK"}, "clave inválida"),
+    ({"clave": "UC3-K2"}, "clave inválida"),
+    ({"unidad": ""}, "falta unidad"),
+    ({"ventanilla": ""}, "falta ventanilla"),
+    ({"ventanilla": "9" * 41}, "ventanilla demasiado largo"),
+    ({"fecha": "02/12/2026"}, "fecha inválida"),
+    ({"fecha": "2026-02-30"}, "fecha inválida"),
+    ({"fecha": ""}, "falta fecha"),
+    ({"hora_inicio": "9:00"}, "hora_inicio inválida"),
+    ({"hora_inicio": "24:00"}, "hora_inicio inválida"),
+    ({"hora_fin": "11:45"}, "hora_fin debe ser posterior"),
+    ({"hora_fin": "10:00"}, "hora_fin debe ser posterior"),
+    ({"estado": "Agendada"}, "estado inválido"),
+    ({"estado": ""}, "falta estado"),
+])
+def test_fila_invalida(session, cambios, motivo):
+    resultado = importar(session, csv_de(FILAS[0], _fila(**cambios)))
+    assert [linea for linea, _ in resultado.errores] == [3]
+    assert resultado.errores[0][1].startswith(motivo)
+    assert cuantas(session, Cita) == cuantas(session, Derechohabiente) == 0
+
+
+def test_sexo_x_y_minusculas_en_la_curp(session):
+    resultado = importar(session, csv_de(_fila(curp=NUNEZ.lower(), clave="NZ5W2Q")))
+    assert resultado.errores == []
+    assert session.scalars(select(Derechohabiente.curp)).one() == NUNEZ
+    assert validar_curp(NUNEZ)
+
+
+def test_todos_los_errores_con_su_linea_fisica(session):
+    texto = csv_de(
+        FILAS[0],                                              # 2
+        "",                                                    # 3 (blank: ignored)
+        _fila(nombre='"Juan\nCarlos"', clave="AAAAA1"),        # 4-5 (a quoted line break)
+        _fila(clave="UC3QK2", estado="perdida"),               # 6
+        _fila(nombre="Juanito", clave="BBBBB2"),               # 7
+        "a,b,c",                                               # 8
+    )
+    resultado = importar(session, texto)
+    assert resultado.errores == [
+        (6, "estado inválido (perdida): debe ser agendada, cancelada, atendida"),
+        (6, "la clave UC3QK2 ya aparece en la línea 2"),
+        (6, f"la CURP {HERNANDEZ} aparece en la línea 4 con otro nombre o RFC"),
+        (7, f"la CURP {HERNANDEZ} aparece en la línea 4 con otro nombre o RFC"),
+        (8, "tiene 3 columnas, se esperaban 13"),
+    ]
+    assert cuantas(session, Cita) == 0
+
+
+def test_clave_repetida(session):
+    resultado = importar(session, csv_de(FILAS[0], FILAS[1].replace("UC7HW4", "UC3QK2")))
+    assert resultado.errores == [(3, "la clave UC3QK2 ya aparece en la línea 2")]
+
+
+@pytest.mark.parametrize("texto, error", [
+    ("", (1, "el archivo está vacío")),
+    (ENCABEZADO + "\n", (1, "el archivo no tiene ninguna cita")),
+    (csv_de(FILAS[0], encabezado=ENCABEZADO.replace("curp", "CURP")),
+     (1, "encabezado distinto del esperado: " + ENCABEZADO)),
+    (csv_de(FILAS[0], encabezado=ENCABEZADO + ",extra"),
+     (1, "encabezado distinto del esperado: " + ENCABEZADO)),
+])
+def test_archivo_sin_citas_o_con_otro_encabezado(session, texto, error):
+    assert importar(session, texto).errores == [error]
+
+
+def test_archivo_que_no_es_utf8(session):
+    texto = csv_de(FILAS[0], FILAS[2])
+    resultado = importar_csv(session, io.BytesIO(texto.encode("latin-1")))
+    assert resultado.errores == [(2, "el archivo no está en UTF-8")]
+
+
+# -- the commands --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(engine, db_url):
+    app = Flask("prueba")
+    app.config["DATABASE_URL"] = db_url
+    db.init_app(app)
+    yield app
+    db.engine_de(app).dispose()
+
+
+def test_comando_import_citas(app, engine, tmp_path):
+    ruta = tmp_path / "agenda.csv"
+    ruta.write_text(csv_de(*FILAS), encoding="utf-8")
+    resultado = app.test_cli_runner().invoke(import_citas_command, [str(ruta)])
+    assert resultado.exit_code == 0, resultado.output
+    assert "Citas: 4 nuevas, 0 actualizadas, 0 sin cambios; 3 derechohabientes nuevos." \
+        in resultado.stdout
+    with app.app_context():
+        assert cuantas(db.sesion(), Cita) == 4
+
+
+def test_comando_import_citas_con_errores(app, engine, tmp_path):
+    ruta = tmp_path / "agenda.csv"
+    ruta.write_text(csv_de(FILAS[0], _fila(curp=MALA), _fila(clave="X")), encoding="utf-8")
+    resultado = app.test_cli_runner().invoke(import_citas_command, [str(ruta)])
+    assert resultado.exit_code == 1
+    assert resultado.stdout == ""
+    assert resultado.stderr.splitlines() == [
+        f"línea 3: CURP inválida ({MALA}): formato o dígito verificador",
+        "línea 4: clave inválida (X): deben ser 6 letras mayúsculas o dígitos",
+        "No se cargó nada: 2 error(es).",
+    ]
+    with app.app_context():
+        assert cuantas(db.sesion(), Cita) == 0
+
+
+# -- demo ----------------------------------------------------------------------------------
+
+HOY = date(2026, 11, 24)
+
+
+def _foto(session) -> list:
+    citas = [(c.id, c.clave, c.fecha, c.hora_inicio, c.estado) for c in
+             session.scalars(select(Cita).order_by(Cita.id))]
+    cancelaciones = [(c.cita_id, c.folio, c.canal) for c in session.scalars(select(Cancelacion))]
+    return [citas, cancelaciones, cuantas(session, Derechohabiente)]
+
+
+def test_demo(session):
+    personas = demo.cargar_demo(session, HOY)
+    session.commit()
+    assert len(personas) >= 5
+    assert all(validar_curp(p["curp"]) for p in personas)
+    assert {p["curp"][10] for p in personas} == {"H", "M", "X"}
+    por_apellido = {p["primer_apellido"]: p for p in personas}
+    assert all(p["descripcion"] for p in personas)
+
+    def cancelables(apellido: str, ahora: datetime) -> list[Cita]:
+        (persona,) = repo.buscar_por_documento(session, por_apellido[apellido]["curp"])
+        return repo.citas_cancelables(session, persona.id, ahora)
+
+    # Even at the last minute of today, tomorrow's 9:00 is still ahead and under 36 hours.
+    tarde = datetime.combine(HOY, time(23, 59), tzinfo=MEXICO)
+    assert len(cancelables("Ramírez", tarde)) == 2
+    (manana,) = cancelables("Torres", tarde)
+    assert manana.inicio - tarde < timedelta(hours=36)
+    (temprano,) = cancelables("Torres", datetime.combine(HOY, time(0, 0), tzinfo=MEXICO))
+    assert temprano.inicio - datetime.combine(HOY, time(0, 0), tzinfo=MEXICO) < \
+        timedelta(hours=36)
+    assert cancelables("Luna", tarde) == []
+    assert cancelables("Méndez", tarde) == []
+    (mendez,) = repo.buscar_por_documento(session, por_apellido["Méndez"]["curp"])
+    assert repo.ultima_cancelacion(session, mendez.id).canal == "agente"
+    rfc = [p for p in personas if p["rfc"]]
+    assert len(rfc) == 1
+    (por_rfc,) = repo.buscar_por_teclas(session, a_teclas(rfc[0]["rfc"]))
+    assert por_rfc.primer_apellido == rfc[0]["primer_apellido"]
+
+
+def test_demo_dos_veces_no_mueve_nada(session):
+    demo.cargar_demo(session, HOY)
+    session.commit()
+    antes = _foto(session)
+    demo.cargar_demo(session, HOY)
+    session.commit()
+    assert _foto(session) == antes
+
+
+def test_comando_demo_data(app, engine):
+    resultado = app.test_cli_runner().invoke(demo.demo_data_command)
+    assert resultado.exit_code == 0, resultado.output
+    for p in demo.PERSONAS:
+        assert p.curp in resultado.stdout
+        assert f"teclas: {a_teclas(p.curp)}#" in resultado.stdout
+        assert f"teclas: {a_teclas(p.primer_apellido)}#" in resultado.stdout
+    assert f"teclas: {a_teclas(demo.CRUZ.rfc)}#" in resultado.stdout
