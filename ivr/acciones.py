@@ -1,0 +1,230 @@
+"""The named checks and actions the flow refers to, bound to a database session and a clock."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from ivr import repo
+from ivr.dialog import Accion, Entrada, Resultado
+from ivr.domain import deletreo, fechas, habla
+from ivr.flows import Flujo
+from ivr.models import Cita, Derechohabiente, Unidad
+
+MEXICO = ZoneInfo("America/Mexico_City")
+MAX_CITAS_LISTADAS = 9  # one key each on a one-key gather
+ORDINALES = ["primera", "segunda", "tercera", "cuarta", "quinta", "sexta", "séptima", "octava",
+             "novena"]
+
+
+@dataclass
+class Contexto:
+    """What actions need from outside: a session (opened only when used) and the time."""
+
+    sesion: Callable[[], Session]
+    ahora: datetime
+
+
+_REGISTRO: dict[str, tuple[Callable, frozenset[str]]] = {}
+
+
+def accion(nombre: str, salidas: set[str] = frozenset()):
+    """Register a function under the name the flow uses, with the outcomes it can return."""
+
+    def registrar(fn):
+        _REGISTRO[nombre] = (fn, frozenset(salidas))
+        return fn
+
+    return registrar
+
+
+def salidas_registradas() -> dict[str, frozenset[str]]:
+    """Every registered action name with its possible outcomes (for flow validation)."""
+    return {nombre: salidas for nombre, (_, salidas) in _REGISTRO.items()}
+
+
+def para(ctx: Contexto) -> dict[str, Accion]:
+    """The registry with every action bound to this request's context."""
+    return {nombre: functools.partial(fn, ctx) for nombre, (fn, _) in _REGISTRO.items()}
+
+
+def _inicio(cita: Cita) -> datetime:
+    return datetime.combine(cita.fecha, cita.hora_inicio, tzinfo=MEXICO)
+
+
+def _solo_teclas(digitos: str) -> str | None:
+    return digitos if digitos.isdigit() else None
+
+
+@accion("identificar_documento", {"encontrado", "no_encontrado", "invalido"})
+def identificar_documento(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+    """CURP or RFC, keyed in (keypad form, 18 or 13 keys) or spoken (must validate)."""
+    if entrada.digitos:
+        teclas = _solo_teclas(entrada.digitos)
+        if teclas is None or len(teclas) not in (18, 13):
+            return Resultado("invalido")
+        candidatos = repo.buscar_por_teclas(ctx.sesion(), teclas)
+        forma = "teclado"
+    else:
+        documento = habla.entender_documento(entrada.habla or "")
+        if documento is None:
+            return Resultado("invalido")
+        candidatos = repo.buscar_por_documento(ctx.sesion(), documento)
+        forma = "voz"
+    if not candidatos:
+        return Resultado("no_encontrado", estado={"documento_por": forma})
+    return Resultado("encontrado", estado={"candidatos": [c.id for c in candidatos],
+                                           "documento_por": forma})
+
+
+@accion("verificar_apellido", {"una_cita", "varias_citas", "sin_cita", "no_coincide", "ambiguo",
+                               "invalido"})
+def verificar_apellido(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+    """First surname, keyed or spoken, compared only with the people the CURP/RFC matched."""
+    sesion = ctx.sesion()
+    candidatos = [sesion.get(Derechohabiente, i) for i in estado.get("candidatos", [])]
+    candidatos = [c for c in candidatos if c is not None]
+    if entrada.digitos:
+        teclas = _solo_teclas(entrada.digitos)
+        if teclas is None:
+            return Resultado("invalido")
+        coinciden = [c for c in candidatos if c.apellido_teclas == teclas]
+    else:
+        dicho = entrada.habla or ""
+        coinciden = [c for c in candidatos if habla.coincide_apellido(dicho, c.primer_apellido)]
+    if not coinciden:
+        return Resultado("no_coincide")
+    if len(coinciden) > 1:
+        return Resultado("ambiguo")
+    persona = coinciden[0]
+    citas = repo.citas_cancelables(sesion, persona.id, ctx.ahora)[:MAX_CITAS_LISTADAS]
+    cambios = {"derechohabiente_id": persona.id, "citas": [c.id for c in citas]}
+    if not citas:
+        return Resultado("sin_cita", estado=cambios)
+    if len(citas) == 1:
+        return Resultado("una_cita", estado={**cambios, "cita_id": citas[0].id})
+    return Resultado("varias_citas", estado=cambios)
+
+
+@accion("listar_citas", {"una_cita", "sin_cita"})
+def listar_citas(ctx: Contexto, estado: dict, entrada: Entrada | None, flujo: Flujo) -> Resultado:
+    """The caller's cancellable citas in date order, one key each (read fresh from the agenda)."""
+    citas = repo.citas_cancelables(ctx.sesion(), estado["derechohabiente_id"], ctx.ahora)
+    citas = citas[:MAX_CITAS_LISTADAS]
+    if not citas:
+        return Resultado("sin_cita", estado={"citas": []})
+    if len(citas) == 1:
+        return Resultado("una_cita", estado={"citas": [citas[0].id], "cita_id": citas[0].id})
+    opciones = [
+        {"fecha": fechas.dia_y_fecha(c.fecha), "hora": fechas.hora(c.hora_inicio),
+         "tecla": str(i)}
+        for i, c in enumerate(citas, start=1)
+    ]
+    return Resultado(params={"n": len(citas), "citas": opciones},
+                     estado={"citas": [c.id for c in citas]})
+
+
+@accion("elegir_cita", {"elegida", "invalido"})
+def elegir_cita(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+    """Which of the listed citas: its key, or "la primera", "la dos"…"""
+    ids = estado.get("citas", [])
+    if entrada.digitos:
+        tecla = entrada.digitos
+    else:
+        opciones = {str(i): [ORDINALES[i - 1], f"la {ORDINALES[i - 1]}"]
+                    for i in range(1, len(ids) + 1)}
+        tecla = habla.entender_opcion(entrada.habla or "", opciones)
+    if not tecla or not tecla.isdigit() or not 1 <= int(tecla) <= len(ids):
+        return Resultado("invalido")
+    return Resultado("elegida", estado={"cita_id": ids[int(tecla) - 1]})
+
+
+@accion("leer_cita", {"sin_cita"})
+def leer_cita(ctx: Contexto, estado: dict, entrada: Entrada | None, flujo: Flujo) -> Resultado:
+    """The read-back of the chosen cita, with the 36-hour reminder when it is close."""
+    sesion = ctx.sesion()
+    cita = sesion.get(Cita, estado["cita_id"])
+    if cita is None or cita.estado != "agendada" or _inicio(cita) <= ctx.ahora:
+        return Resultado("sin_cita")
+    unidad = sesion.get(Unidad, cita.unidad_id)
+    faltan = _inicio(cita) - ctx.ahora
+    return Resultado(params={
+        "tramite": cita.tramite,
+        "fecha": fechas.dia_y_fecha(cita.fecha),
+        "horario": fechas.horario(cita.hora_inicio, cita.hora_fin),
+        "unidad": unidad.nombre if unidad else "",
+        "ventanilla": cita.ventanilla,
+        "clave": deletreo.deletrear(cita.clave),
+        "menos_de_36h": faltan < timedelta(hours=flujo.horas_anticipacion),
+    })
+
+
+@accion("capturar_nombre", {"capturado", "invalido"})
+def capturar_nombre(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+    """The third party's full name, stored as said."""
+    nombre = habla.entender_nombre(entrada.habla or "") if entrada.habla else None
+    if not nombre:
+        return Resultado("invalido")
+    return Resultado("capturado", estado={"solicitante_nombre": nombre})
+
+
+@accion("listar_motivos")
+def listar_motivos(ctx: Contexto, estado: dict, entrada: Entrada | None, flujo: Flujo) -> Resultado:
+    """The motivos of the flow data, one key each."""
+    return Resultado(params={"motivos": [{"texto": m["texto"], "tecla": str(m["codigo"])}
+                                         for m in flujo.motivos]})
+
+
+@accion("elegir_motivo", {"elegido", "invalido"})
+def elegir_motivo(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+    """A motivo by its key, or by meaning from free speech (anything else is "Otro motivo")."""
+    if entrada.digitos:
+        motivo = next((m for m in flujo.motivos if str(m["codigo"]) == entrada.digitos), None)
+        if motivo is None:
+            return Resultado("invalido")
+        codigo, texto = motivo["codigo"], motivo["texto"]
+    else:
+        codigo, texto = habla.entender_motivo(entrada.habla or "", list(flujo.motivos))
+    return Resultado("elegido", estado={"motivo": {"codigo": codigo, "texto": texto}})
+
+
+@accion("resumir_cancelacion")
+def resumir_cancelacion(ctx: Contexto, estado: dict, entrada: Entrada | None,
+                        flujo: Flujo) -> Resultado:
+    """What is about to be cancelled, and why, for the confirmation."""
+    cita = ctx.sesion().get(Cita, estado["cita_id"])
+    return Resultado(params={"fecha": fechas.dia_y_fecha(cita.fecha),
+                             "motivo": estado["motivo"]["texto"]})
+
+
+@accion("cancelar", {"cancelada", "ya_cancelada", "no_cancelable"})
+def cancelar(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+    """Cancel the cita atomically; a repeated confirmation gets the same folio."""
+    resultado = repo.cancelar_cita(
+        ctx.sesion(),
+        estado["cita_id"],
+        solicitante_tipo=estado.get("solicitante_tipo", "titular"),
+        solicitante_nombre=estado.get("solicitante_nombre"),
+        motivo_codigo=estado["motivo"]["codigo"],
+        motivo_texto=estado["motivo"]["texto"],
+        canal="ivr",
+        call_sid=estado["call_sid"],
+        ahora=ctx.ahora,
+    )
+    params = {"folio": deletreo.deletrear(resultado.folio)} if resultado.folio else {}
+    return Resultado(resultado.resultado, params=params, estado={"folio": resultado.folio})
+
+
+@accion("buscar_ultima_cancelacion")
+def buscar_ultima_cancelacion(ctx: Contexto, estado: dict, entrada: Entrada | None,
+                              flujo: Flujo) -> Resultado:
+    """The folio of the caller's last cancelled cita, to say it when there is nothing to cancel."""
+    if not estado.get("derechohabiente_id"):
+        return Resultado()
+    ultima = repo.ultima_cancelacion(ctx.sesion(), estado["derechohabiente_id"])
+    return Resultado(params={"folio": deletreo.deletrear(ultima.folio) if ultima else ""})

@@ -1,0 +1,215 @@
+"""The dialog step: (flow, call state, caller input) -> (new state, what to say and do)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ivr.domain import habla
+from ivr.flows import Destino, Flujo, Nodo, Prompt
+
+
+@dataclass(frozen=True)
+class Entrada:
+    """What the caller did at a Gather: keys, speech, or nothing."""
+
+    digitos: str | None = None
+    habla: str | None = None
+    confianza: float | None = None
+
+    @property
+    def vacia(self) -> bool:
+        """True when Twilio heard neither keys nor speech."""
+        return not (self.digitos or (self.habla or "").strip())
+
+
+@dataclass(frozen=True)
+class Decir:
+    """Say one catalog prompt with these params."""
+
+    prompt: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Escuchar:
+    """Wait for the caller's answer at this node (a <Gather> posting to /voice/<nodo>)."""
+
+    nodo: str
+    gather: dict
+
+
+@dataclass(frozen=True)
+class Transferir:
+    """Hand the call to an agent (or, out of hours, say goodbye with the web alternative)."""
+
+    razon: str
+
+
+@dataclass(frozen=True)
+class Colgar:
+    """End the call after the prompts."""
+
+
+@dataclass(frozen=True)
+class Salida:
+    """The answer to one webhook: prompts, then one terminal instruction."""
+
+    decir: tuple[Decir, ...]
+    fin: Escuchar | Transferir | Colgar
+
+
+@dataclass(frozen=True)
+class Resultado:
+    """What a named action returns: an outcome for the flow, prompt params, state updates."""
+
+    salida: str | None = None
+    params: dict = field(default_factory=dict)
+    estado: dict = field(default_factory=dict)
+
+
+Accion = Callable[[dict, Entrada | None, Flujo], Resultado]
+
+
+def estado_inicial(call_sid: str, desde: str | None = None) -> dict:
+    """A fresh call state."""
+    return {
+        "call_sid": call_sid,
+        "desde": desde,
+        "nodo": None,
+        "intentos": 0,
+        "fallos_identidad": 0,
+        "params": {},
+        "ruta": [],
+    }
+
+
+def iniciar(flujo: Flujo, estado: dict, acciones: Mapping[str, Accion]) -> tuple[dict, Salida]:
+    """The answer to a new call: enter the first node."""
+    estado = copy.deepcopy(estado)
+    return estado, _entrar(flujo, estado, flujo.inicio, [], acciones)
+
+
+def paso(
+    flujo: Flujo, estado: dict, entrada: Entrada, acciones: Mapping[str, Accion]
+) -> tuple[dict, Salida]:
+    """Process the caller's answer at the current node."""
+    estado = copy.deepcopy(estado)
+    nodo = flujo.nodos[estado["nodo"]]
+    if entrada.vacia:
+        return estado, _fallo(flujo, estado, nodo, "no_escuche")
+    tecla = _tecla_global(flujo, entrada)
+    if tecla == "0":
+        return estado, _transferir(estado, nodo, "pidio_agente", [])
+    if tecla == "*":
+        return estado, _repetir(flujo, estado, nodo, [])
+    if nodo.tipo == "menu":
+        opcion = _opcion(nodo, entrada)
+        if opcion is None:
+            return estado, _fallo(flujo, estado, nodo, "no_entendi")
+        estado.update(opcion.guardar)
+        if opcion.mensaje:
+            return estado, _repetir(flujo, estado, nodo, [Decir(opcion.mensaje)])
+        if opcion.accion:
+            return estado, _aplicar(flujo, estado, nodo, acciones[opcion.accion](
+                estado, entrada, flujo), acciones)
+        return estado, _ir(flujo, estado, nodo, opcion.destino, estado["params"], [], acciones)
+    return estado, _aplicar(flujo, estado, nodo, acciones[nodo.accion](estado, entrada, flujo),
+                            acciones)
+
+
+def _tecla_global(flujo: Flujo, entrada: Entrada) -> str | None:
+    if entrada.digitos:
+        return entrada.digitos if entrada.digitos in flujo.globales else None
+    return habla.entender_opcion(entrada.habla or "", {k: list(v) for k, v in flujo.globales.items()})
+
+
+def _opcion(nodo: Nodo, entrada: Entrada):
+    if entrada.digitos:
+        return nodo.opciones.get(entrada.digitos)
+    texto = entrada.habla or ""
+    tecla = habla.entender_opcion(texto, {t: list(o.palabras) for t, o in nodo.opciones.items()})
+    if tecla is None and (nodo.si or nodo.no):
+        respuesta = habla.entender_si_no(texto)
+        tecla = {True: nodo.si, False: nodo.no}.get(respuesta)
+    return nodo.opciones.get(tecla) if tecla else None
+
+
+def _aplicar(flujo: Flujo, estado: dict, nodo: Nodo, resultado: Resultado,
+             acciones: Mapping[str, Accion]) -> Salida:
+    estado.update(resultado.estado)
+    destino = nodo.resultados[resultado.salida]
+    params = {**estado["params"], **resultado.params}
+    return _ir(flujo, estado, nodo, destino, params, [], acciones)
+
+
+def _ir(flujo: Flujo, estado: dict, nodo: Nodo, destino: Destino, params: dict,
+        previos: list[Decir], acciones: Mapping[str, Accion]) -> Salida:
+    decir = previos + [Decir(p, params) for p in destino.decir]
+    if destino.fallo_identidad:
+        estado["fallos_identidad"] += 1
+        if estado["fallos_identidad"] >= flujo.max_fallos_identidad:
+            return _transferir(estado, nodo, "identificacion_fallida", decir)
+    if destino.no_entendido:
+        return _fallo(flujo, estado, nodo, "no_entendi")
+    if destino.repetir:
+        return _repetir(flujo, estado, nodo, decir)
+    if destino.agente:
+        return _transferir(estado, nodo, destino.agente, decir)
+    if destino.fin:
+        estado["desenlace"] = destino.fin
+        return Salida(tuple(decir + [Decir(destino.fin, params)]), Colgar())
+    return _entrar(flujo, estado, destino.ir, decir, acciones)
+
+
+def _entrar(flujo: Flujo, estado: dict, nid: str, previos: list[Decir],
+            acciones: Mapping[str, Accion]) -> Salida:
+    nodo = flujo.nodos[nid]
+    estado["nodo"] = nid
+    estado["intentos"] = 0
+    estado["ruta"].append(nid)
+    params: dict = {}
+    if nodo.al_entrar:
+        resultado = acciones[nodo.al_entrar](estado, None, flujo)
+        estado.update(resultado.estado)
+        if resultado.salida:
+            return _ir(flujo, estado, nodo, nodo.resultados[resultado.salida],
+                       resultado.params, previos, acciones)
+        params = resultado.params
+    estado["params"] = params
+    return Salida(tuple(previos + _expandir(nodo.prompt, params)), Escuchar(nid, nodo.gather))
+
+
+def _repetir(flujo: Flujo, estado: dict, nodo: Nodo, previos: list[Decir]) -> Salida:
+    decir = previos + _expandir(nodo.repetir, estado["params"])
+    return Salida(tuple(decir), Escuchar(nodo.id, nodo.gather))
+
+
+def _fallo(flujo: Flujo, estado: dict, nodo: Nodo, que_paso: str) -> Salida:
+    estado["intentos"] += 1
+    if estado["intentos"] >= flujo.max_intentos:
+        return _transferir(estado, nodo, "reintentos_agotados", [])
+    if estado["intentos"] == 1:
+        decir = [Decir(que_paso)] + _expandir(nodo.repetir, estado["params"])
+    else:
+        decir = _expandir(nodo.ayuda, estado["params"])
+    return Salida(tuple(decir), Escuchar(nodo.id, nodo.gather))
+
+
+def _transferir(estado: dict, nodo: Nodo, razon: str, decir: list[Decir]) -> Salida:
+    estado["transferencia"] = {"razon": razon, "nodo": nodo.id}
+    estado["desenlace"] = "transferida"
+    return Salida(tuple(decir), Transferir(razon))
+
+
+def _expandir(prompts: tuple[Prompt, ...], params: dict) -> list[Decir]:
+    salida = []
+    for p in prompts:
+        if p.si and not params.get(p.si):
+            continue
+        if p.por_cada:
+            salida.extend(Decir(p.id, {**params, **item}) for item in params.get(p.por_cada, []))
+        else:
+            salida.append(Decir(p.id, params))
+    return salida

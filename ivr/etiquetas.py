@@ -1,0 +1,38 @@
+"""Spanish labels for transfer reasons and call steps, as agents read and hear them."""
+
+RAZONES = {
+    "pidio_agente": "El cliente pidió un agente",
+    "reintentos_agotados": "No logró responder después de tres intentos",
+    "identificacion_fallida": "No se pudo identificar después de tres intentos",
+    "identidad_ambigua": "Su CURP y apellido coinciden con más de una persona",
+    "no_cancelable": "La cita ya no se podía cancelar",
+    "error_interno": "Hubo un error del sistema",
+    "afiliacion": "Pidió el área de afiliación",
+    "prestamos": "Pidió el área de préstamos",
+    "citas": "Pidió consultar o cambiar una cita",
+}
+
+NODOS = {
+    "menu_principal": "menú principal",
+    "menu_prestamos": "menú de préstamos",
+    "menu_citas": "menú de citas",
+    "curp": "captura de CURP o RFC",
+    "apellido": "captura del apellido",
+    "citas": "lista de citas",
+    "cita": "lectura de la cita",
+    "solicitante": "quién solicita",
+    "nombre_solicitante": "nombre de quien solicita",
+    "motivo": "motivo",
+    "confirmacion": "confirmación",
+    "sin_cita": "sin citas por cancelar",
+}
+
+
+def razon(codigo: str | None) -> str:
+    """The label of a transfer reason (the code itself when it has none)."""
+    return RAZONES.get(codigo or "", codigo or "sin motivo")
+
+
+def nodo(codigo: str | None) -> str:
+    """The label of a call step (the node id itself when it has none)."""
+    return NODOS.get(codigo or "", codigo or "inicio")

@@ -1,0 +1,162 @@
+"""The pure dialog step on a small flow with fake actions: retries, globals, destinations."""
+
+import pytest
+
+from ivr import dialog, flows
+from ivr.dialog import Colgar, Decir, Entrada, Escuchar, Resultado, Transferir
+
+FLUJO_DATOS = {
+    "inicio": "menu",
+    "max_intentos": 3,
+    "max_fallos_identidad": 2,
+    "gather": {"input": "dtmf speech", "language": "es-MX"},
+    "globales": {"0": ["agente"], "*": ["repetir"]},
+    "motivos": [{"codigo": 1, "texto": "Uno"}],
+    "nodos": {
+        "menu": {
+            "tipo": "menu", "prompt": ["hola", "menu"], "repetir": "menu", "ayuda": "menu_ayuda",
+            "gather": {"num_digits": 1},
+            "opciones": {
+                "1": {"ir": "dato", "guardar": {"eleccion": "uno"}, "palabras": ["dato"]},
+                "2": {"mensaje": "info"},
+                "3": {"agente": "area_3"},
+                "4": {"fin": "adios"},
+            },
+        },
+        "dato": {
+            "tipo": "captura", "prompt": "dato", "ayuda": "dato_ayuda", "accion": "revisar",
+            "al_entrar": "preparar",
+            "resultados": {
+                "bien": {"fin": "listo"},
+                "no_esta": {"decir": "no_esta", "ir": "dato", "fallo_identidad": True},
+                "mal": {"no_entendido": True},
+            },
+        },
+    },
+}
+
+
+def _flujo():
+    flujo, problemas = flows.construir(FLUJO_DATOS)
+    assert problemas == []
+    return flujo
+
+
+def _acciones(respuestas):
+    def revisar(estado, entrada, flujo):
+        return respuestas[entrada.digitos]
+
+    def preparar(estado, entrada, flujo):
+        return Resultado(params={"x": "equis"})
+
+    return {"revisar": revisar, "preparar": preparar}
+
+
+ACCIONES = _acciones({
+    "11": Resultado("bien", params={"folio": "F"}),
+    "22": Resultado("no_esta"),
+    "33": Resultado("mal"),
+})
+
+
+def _inicio():
+    estado = dialog.estado_inicial("CA1", "+5255")
+    return dialog.iniciar(_flujo(), estado, ACCIONES)
+
+
+def _paso(estado, **kw):
+    return dialog.paso(_flujo(), estado, Entrada(**kw), ACCIONES)
+
+
+def test_start_enters_the_first_node_with_its_prompts():
+    estado, salida = _inicio()
+    assert [d.prompt for d in salida.decir] == ["hola", "menu"]
+    assert salida.fin == Escuchar("menu", {"input": "dtmf speech", "language": "es-MX",
+                                           "num_digits": 1})
+    assert estado["nodo"] == "menu" and estado["ruta"] == ["menu"]
+
+
+def test_a_key_moves_on_remembers_and_runs_on_entry():
+    estado, _ = _inicio()
+    estado, salida = _paso(estado, digitos="1")
+    assert estado["nodo"] == "dato" and estado["eleccion"] == "uno"
+    assert salida.decir == (Decir("dato", {"x": "equis"}),)
+    assert estado["ruta"] == ["menu", "dato"]
+
+
+def test_retries_short_then_full_then_agent():
+    estado, _ = _inicio()
+    estado, s1 = _paso(estado)  # silence
+    assert [d.prompt for d in s1.decir] == ["no_escuche", "menu"]
+    estado, s2 = _paso(estado, digitos="9")  # wrong key: counts with the silence
+    assert [d.prompt for d in s2.decir] == ["menu_ayuda"]
+    estado, s3 = _paso(estado, digitos="9")
+    assert s3.fin == Transferir("reintentos_agotados")
+    assert estado["transferencia"] == {"razon": "reintentos_agotados", "nodo": "menu"}
+
+
+def test_first_wrong_key_says_not_understood():
+    estado, _ = _inicio()
+    _, salida = _paso(estado, digitos="8")
+    assert [d.prompt for d in salida.decir] == ["no_entendi", "menu"]
+
+
+@pytest.mark.parametrize("entrada", [{"digitos": "0"}, {"habla": "quiero un agente"}])
+def test_zero_or_asking_for_an_agent_transfers_anywhere(entrada):
+    estado, _ = _inicio()
+    estado, _ = _paso(estado, digitos="1")
+    estado, salida = _paso(estado, **entrada)
+    assert salida.fin == Transferir("pidio_agente")
+    assert estado["transferencia"]["nodo"] == "dato"
+
+
+def test_star_repeats_without_counting_a_failure():
+    estado, _ = _inicio()
+    estado, _ = _paso(estado)  # one failure
+    estado, salida = _paso(estado, digitos="*")
+    assert [d.prompt for d in salida.decir] == ["menu"]  # the repeat form, no welcome
+    assert estado["intentos"] == 1
+
+
+def test_a_message_option_says_it_and_asks_again():
+    estado, _ = _inicio()
+    estado, salida = _paso(estado, digitos="2")
+    assert [d.prompt for d in salida.decir] == ["info", "menu"]
+    assert isinstance(salida.fin, Escuchar) and estado["intentos"] == 0
+
+
+def test_fin_and_agente_options():
+    estado, _ = _inicio()
+    _, salida = _paso(estado, digitos="4")
+    assert salida.decir == (Decir("adios", {}),) and salida.fin == Colgar()
+    _, salida = _paso(estado, digitos="3")
+    assert salida.fin == Transferir("area_3")
+
+
+def test_action_outcomes_map_to_destinations():
+    estado, _ = _inicio()
+    estado, _ = _paso(estado, digitos="1")
+    _, salida = _paso(estado, digitos="11")
+    assert salida.decir == (Decir("listo", {"x": "equis", "folio": "F"}),)
+    assert salida.fin == Colgar()
+    estado2, salida = _paso(estado, digitos="33")
+    assert [d.prompt for d in salida.decir] == ["no_entendi", "dato"]
+    assert estado2["intentos"] == 1
+
+
+def test_failed_identifications_add_up_across_the_call():
+    estado, _ = _inicio()
+    estado, _ = _paso(estado, digitos="1")
+    estado, salida = _paso(estado, digitos="22")
+    assert [d.prompt for d in salida.decir] == ["no_esta", "dato"]
+    assert estado["fallos_identidad"] == 1 and estado["intentos"] == 0
+    estado, salida = _paso(estado, digitos="22")
+    assert salida.fin == Transferir("identificacion_fallida")
+    assert [d.prompt for d in salida.decir] == ["no_esta"]
+
+
+def test_the_step_does_not_mutate_its_input_state():
+    estado, _ = _inicio()
+    copia = {**estado, "ruta": list(estado["ruta"])}
+    _paso(estado, digitos="1")
+    assert estado == copia
