@@ -1,0 +1,75 @@
+"""The `ivr` command: database, agenda import, demo data, the desk phone, and Flask's own."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from ivr import create_app
+
+
+def _crear_app():
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_crear_app, add_default_commands=True,
+             load_dotenv=False, set_debug_flag=False)
+def main() -> None:
+    """Línea ASISSSTE: cancelación de citas por teléfono."""
+
+
+@main.group("db")
+def db_grupo() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db_grupo.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply every pending migration (the Procfile's release step runs this)."""
+    from ivr import db
+
+    db.upgrade(db.url_de(current_app))
+    click.echo("base de datos al día")
+
+
+@main.command("call")
+@click.option("--url", default=None,
+              help="Call a running server (its public base URL) instead of the app in-process.")
+@click.option("--token", envvar="TWILIO_AUTH_TOKEN", default=None,
+              help="Auth token to sign requests (default: $TWILIO_AUTH_TOKEN).")
+@click.option("--from", "desde", default="+525512345678", show_default=True,
+              help="The caller's number.")
+@click.option("--to", "hacia", default="+525540001000", show_default=True,
+              help="The line's number.")
+@click.argument("respuestas", nargs=-1)
+def call(url, token, desde, hacia, respuestas) -> None:
+    """Call the line from this terminal and follow its TwiML as Twilio would.
+
+    With RESPUESTAS the call is scripted: each answer is keys ("5", "GOMA850123HDFRRN09#":
+    letters become their keypad keys), speech (">cancelar mi cita") or silence ("").
+    Without them you answer at each prompt.
+    """
+    from ivr import phone
+
+    if url:
+        if not token:
+            raise click.UsageError("--url necesita el token de Twilio (--token o TWILIO_AUTH_TOKEN)")
+        transporte = phone.HttpTransport(url)
+        base = url
+    else:
+        # In-process: sign with the configured token, or a throw-away one for this run.
+        token = token or secrets.token_hex(16)
+        app = create_app({"TWILIO_AUTH_TOKEN": token})
+        base = app.config.get("PUBLIC_BASE_URL") or "http://localhost"
+        transporte = phone.FlaskTransport(app, base)
+    telefono = phone.Telefono(transporte, token, desde=desde, hacia=hacia, public_base_url=base)
+    if respuestas:
+        ok = phone.run_script(telefono, list(respuestas), sys.stdout)
+    else:
+        ok = phone.run_interactive(telefono, sys.stdin, sys.stdout)
+    sys.exit(0 if ok else 1)

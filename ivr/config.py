@@ -1,0 +1,47 @@
+"""Configuration from the environment (SPEC §6), checked once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+RAIZ = Path(__file__).resolve().parent.parent
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+
+
+def desde_entorno(environ=os.environ) -> dict:
+    """The app config read from environment variables, with a newcomer's defaults."""
+    return {
+        "DATABASE_URL": environ.get("DATABASE_URL") or None,
+        "REDIS_URL": environ.get("REDIS_URL") or None,
+        "TWILIO_AUTH_TOKEN": environ.get("TWILIO_AUTH_TOKEN") or None,
+        "PUBLIC_BASE_URL": (environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        "AGENT_DIAL": environ.get("AGENT_DIAL") or None,
+        "AGENT_HOURS": environ.get("AGENT_HOURS") or None,
+        "TWILIO_WORKFLOW_SID": environ.get("TWILIO_WORKFLOW_SID") or None,
+        "HOLD_MUSIC_URL": environ.get("HOLD_MUSIC_URL") or None,
+        "STATE_TTL_SECONDS": int(environ.get("STATE_TTL_SECONDS") or 3600),
+        "FLOW_FILE": environ.get("FLOW_FILE") or str(RAIZ / "flows" / "cancelacion.yaml"),
+        "PROMPTS_DIR": environ.get("PROMPTS_DIR") or str(RAIZ / "audio_prompts"),
+        "SECRET_KEY": environ.get("SECRET_KEY") or None,
+        "RELOJ": lambda: datetime.now(UTC),
+    }
+
+
+def revisar(config: dict) -> list[str]:
+    """Problems in the config that must stop the start-up, in words an operator can act on."""
+    problemas = []
+    destino = config.get("AGENT_DIAL")
+    if destino and not (E164.match(destino) or destino.startswith("sip:")):
+        problemas.append(f"AGENT_DIAL debe ser un número E.164 (+52...) o un URI sip:, no {destino!r}")
+    workflow = config.get("TWILIO_WORKFLOW_SID")
+    if workflow and not re.match(r"^WW[0-9a-f]{32}$", workflow):
+        problemas.append(f"TWILIO_WORKFLOW_SID debe ser WW seguido de 32 hexadecimales ({workflow!r})")
+    url = config.get("PUBLIC_BASE_URL")
+    if url and not re.match(r"^https?://[^/]+", url):
+        problemas.append(f"PUBLIC_BASE_URL debe empezar con https:// (es {url!r})")
+    if int(config.get("STATE_TTL_SECONDS", 0)) < 60:
+        problemas.append("STATE_TTL_SECONDS debe ser de al menos 60 segundos")
+    return problemas

@@ -1,0 +1,322 @@
+"""The Twilio webhooks: load the call's state, take one dialog step, save it, answer TwiML."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+from twilio.request_validator import RequestValidator
+
+from ivr import acciones, db, dialog, etiquetas, linea, repo
+from ivr.dialog import Colgar, Entrada, Transferir
+from ivr.domain import fechas, habla
+from ivr.models import Cita
+from ivr.twiml import Agentes, Pase
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__)
+ESTADOS_FINALES = {"completed", "busy", "failed", "no-answer", "canceled"}
+VACIO = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def init_app(app) -> None:
+    """Register the webhooks."""
+    app.register_blueprint(bp)
+
+
+def _store():
+    return current_app.extensions["ivr_store"]
+
+
+def _ahora():
+    return current_app.config["RELOJ"]()
+
+
+def _xml(texto: str) -> Response:
+    return Response(texto, status=200, content_type="text/xml; charset=utf-8")
+
+
+def _url_firmada() -> str:
+    """The URL Twilio signed: behind a proxy, PUBLIC_BASE_URL replaces scheme, host and prefix."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        return request.url
+    query = request.query_string.decode()
+    return base + request.path + (f"?{query}" if query else "")
+
+
+@bp.before_request
+def _verificar_firma():
+    """Unsigned or badly signed requests get 403 before anything is read or written."""
+    if request.endpoint == "voice.audio":
+        return None
+    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    firma = request.headers.get("X-Twilio-Signature", "")
+    if not token or not firma:
+        abort(403)
+    if not RequestValidator(token).validate(_url_firmada(), request.form, firma):
+        log.warning("firma de Twilio inválida en %s", request.path)
+        abort(403)
+    return None
+
+
+def _seguro(fn: Callable[[str], Response]) -> Callable[..., Response]:
+    """Any internal error becomes an apology and a transfer: never a 500 to Twilio."""
+
+    def envoltura(*args, **kwargs):
+        call_sid = request.form.get("CallSid", "?")
+        try:
+            return fn(call_sid, *args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - the caller must always hear something valid
+            db.descartar()
+            # Only the exception's type and frames: messages may carry personal data (SQL params).
+            frames = "".join(traceback.format_tb(e.__traceback__))
+            log.error("error interno call=%s ruta=%s: %s\n%s", call_sid, request.path,
+                      type(e).__name__, frames)
+            return _xml(_disculpa(call_sid))
+
+    envoltura.__name__ = fn.__name__
+    return envoltura
+
+
+def _pase(call_sid: str, estado: dict, agentes: Agentes, ahora) -> Pase:
+    """Record the transfer with its context; the record's id feeds the agent's whisper."""
+    transferencia = estado["transferencia"]
+    motivo = estado.get("motivo")
+    contexto = {
+        "desde": estado.get("desde"),
+        "ruta": estado.get("ruta", []),
+        "documento_por": estado.get("documento_por"),
+        "motivo": motivo,
+        "solicitante_tipo": estado.get("solicitante_tipo"),
+        "solicitante_nombre": estado.get("solicitante_nombre"),
+    }
+    if not agentes.abierto:
+        dial_status = "fuera_de_horario"
+    elif not agentes.disponibles:
+        dial_status = "sin_destino"
+    else:
+        dial_status = None
+    registro = repo.registrar_transferencia(
+        db.sesion(), call_sid=call_sid, razon=transferencia["razon"],
+        nodo=transferencia["nodo"], identificado=bool(estado.get("derechohabiente_id")),
+        derechohabiente_id=estado.get("derechohabiente_id"), cita_id=estado.get("cita_id"),
+        creada_en=ahora, dial_status=dial_status, contexto=contexto,
+    )
+    db.sesion().flush()
+    tarea = {
+        "tipo": "cancelacion_cita",
+        "transferencia_id": registro.id,
+        "call_sid": call_sid,
+        "razon": transferencia["razon"],
+        "razon_texto": etiquetas.razon(transferencia["razon"]),
+        "ultimo_paso": transferencia["nodo"],
+        "identificado": bool(estado.get("derechohabiente_id")),
+        "derechohabiente_id": estado.get("derechohabiente_id"),
+        "cita_id": estado.get("cita_id"),
+        "motivo": (motivo or {}).get("texto"),
+    }
+    return Pase(id=registro.id, tarea=tarea)
+
+
+def _disculpa(call_sid: str) -> str:
+    """Apologise and transfer; the transfer is recorded if the database still answers."""
+    ln = linea.actual()
+    ahora = _ahora()
+    agentes = ln.agentes(ahora)
+    pase = None
+    try:
+        estado = {"transferencia": {"razon": "error_interno",
+                                    "nodo": request.path.rsplit("/", 1)[-1]},
+                  "desde": request.form.get("From")}
+        pase = _pase(call_sid, estado, agentes, ahora)
+        db.confirmar()
+    except Exception as e:  # noqa: BLE001 - the apology must go out even with the DB down
+        db.descartar()
+        log.error("transferencia sin registrar call=%s: %s", call_sid, type(e).__name__)
+    return ln.render.transferir(agentes, pase, antes=("error_interno",))
+
+
+def _responder(call_sid: str, estado: dict, salida: dialog.Salida, entrada_tipo: str) -> Response:
+    """Record transfers, commit the agenda, save the state, render TwiML."""
+    ln = linea.actual()
+    ahora = _ahora()
+    agentes = ln.agentes(ahora)
+    pase = None
+    if isinstance(salida.fin, Transferir):
+        pase = _pase(call_sid, estado, agentes, ahora)
+    texto = ln.render.salida(salida, agentes, pase)
+    db.confirmar()
+    if isinstance(salida.fin, (Transferir, Colgar)):
+        estado["terminada"] = True
+    estado["previo"] = {"nodo": estado.get("nodo"), "twiml": texto}
+    _store().save(call_sid, estado)
+    log.info("webhook %s call=%s entrada=%s -> nodo=%s fin=%s", request.path, call_sid,
+             entrada_tipo, estado.get("nodo"), type(salida.fin).__name__)
+    return _xml(texto)
+
+
+def _contexto() -> acciones.Contexto:
+    return acciones.Contexto(sesion=db.sesion, ahora=_ahora())
+
+
+def _nueva_llamada(call_sid: str, prefijo: list[dialog.Decir] | None = None) -> Response:
+    ln = linea.actual()
+    estado = dialog.estado_inicial(call_sid, request.form.get("From"))
+    estado, salida = dialog.iniciar(ln.flujo, estado, acciones.para(_contexto()))
+    if prefijo:
+        salida = dialog.Salida(tuple(prefijo) + salida.decir, salida.fin)
+    return _responder(call_sid, estado, salida, "llamada")
+
+
+@bp.post("/voice/incoming")
+@_seguro
+def incoming(call_sid: str) -> Response:
+    """A call comes in: welcome and the main menu."""
+    estado = _store().get(call_sid)
+    if estado is not None and estado.get("previo"):
+        # Twilio repeated the incoming webhook: answer the same, don't start over.
+        return _xml(estado["previo"]["twiml"])
+    return _nueva_llamada(call_sid)
+
+
+@bp.post("/voice/status")
+@_seguro
+def status(call_sid: str) -> Response:
+    """Call status changes: on the end of the call, record its outcome and drop its state."""
+    estado_llamada = request.form.get("CallStatus", "")
+    if estado_llamada in ESTADOS_FINALES:
+        estado = _store().get(call_sid) or {}
+        desenlace = estado.get("desenlace") or f"colgo_{estado_llamada}"
+        repo.registrar_llamada(
+            db.sesion(), call_sid, desde=request.form.get("From"), terminada_en=_ahora(),
+            desenlace=desenlace, ultimo_nodo=estado.get("nodo"),
+            razon=(estado.get("transferencia") or {}).get("razon"),
+            derechohabiente_id=estado.get("derechohabiente_id"), ruta=estado.get("ruta", []),
+        )
+        db.confirmar()
+        _store().delete(call_sid)
+        log.info("webhook /voice/status call=%s estado=%s desenlace=%s", call_sid,
+                 estado_llamada, desenlace)
+    return _xml(VACIO)
+
+
+@bp.post("/voice/fallback")
+def fallback() -> Response:
+    """Primary handler failed (Twilio's side): apologise and transfer, touching nothing else."""
+    log.warning("webhook /voice/fallback call=%s error=%s", request.form.get("CallSid", "?"),
+                request.form.get("ErrorCode", "?"))
+    ln = linea.actual()
+    return _xml(ln.render.disculpa(ln.agentes(_ahora())))
+
+
+@bp.post("/voice/transferencia")
+@_seguro
+def transferencia(call_sid: str) -> Response:
+    """How the <Dial> or <Enqueue> to the agents ended: after a conversation, hang up; else
+    apologise, give the web alternative and offer one more try."""
+    resultado = request.form.get("DialCallStatus") or request.form.get("QueueResult") or ""
+    repo.actualizar_dial_status(db.sesion(), call_sid, resultado)
+    db.confirmar()
+    log.info("webhook /voice/transferencia call=%s resultado=%s", call_sid, resultado)
+    if resultado == "hangup":  # the caller hung up while queued: nobody to talk to
+        return _xml(VACIO)
+    estado = _store().get(call_sid) or {}
+    return _xml(linea.actual().render.fin_de_transferencia(
+        resultado in ("completed", "bridged"), primera_vez=not estado.get("reintento_agente")))
+
+
+@bp.post("/voice/reintento_agente")
+@_seguro
+def reintento_agente(call_sid: str) -> Response:
+    """After a failed transfer: 1 (or "sí") tries the agents again, anything else says goodbye."""
+    ln = linea.actual()
+    estado = _store().get(call_sid)
+    digitos = request.form.get("Digits")
+    habla_dicha = request.form.get("SpeechResult") or ""
+    otra_vez = digitos == "1" or (not digitos and (
+        habla.entender_si_no(habla_dicha) is True
+        or habla.entender_opcion(habla_dicha, {"1": ["intentar", "de nuevo", "otra vez"]}) == "1"))
+    if estado is None or not otra_vez:
+        log.info("webhook /voice/reintento_agente call=%s -> despedida", call_sid)
+        return _xml(ln.render.despedida())
+    estado["reintento_agente"] = True
+    ahora = _ahora()
+    agentes = ln.agentes(ahora)
+    texto = ln.render.transferir(agentes, _pase(call_sid, estado, agentes, ahora))
+    db.confirmar()
+    _store().save(call_sid, estado)
+    log.info("webhook /voice/reintento_agente call=%s -> transferencia", call_sid)
+    return _xml(texto)
+
+
+@bp.post("/voice/susurro")
+def susurro() -> Response:
+    """The whisper: what the agent hears before the bridge (reason, identity, cita, last step)."""
+    ln = linea.actual()
+    try:
+        registro = repo.transferencia_por_id(db.sesion(), int(request.args.get("t", "0")))
+        texto = _texto_susurro(registro)
+    except Exception as e:  # noqa: BLE001 - the agent still gets the call, with less context
+        db.descartar()
+        log.error("susurro sin contexto call=%s: %s", request.form.get("CallSid", "?"),
+                  type(e).__name__)
+        texto = "Llamada de la línea de cancelación de citas."
+    return _xml(ln.render.susurro(texto))
+
+
+def _texto_susurro(registro) -> str:
+    ln = linea.actual()
+    if registro is None:
+        return "Llamada de la línea de cancelación de citas."
+    cita = db.sesion().get(Cita, registro.cita_id) if registro.cita_id else None
+    return ln.catalogo.locucion("susurro", {
+        "razon": etiquetas.razon(registro.razon),
+        "identificado": "Cliente identificado" if registro.identificado
+        else "Cliente no identificado",
+        "cita": f"Cita del {fechas.dia_y_fecha(cita.fecha)}" if cita else "Sin cita elegida",
+        "nodo": etiquetas.nodo(registro.nodo),
+    }).texto
+
+
+@bp.post("/voice/espera")
+def espera() -> Response:
+    """Hold while queued (Enqueue waitUrl): position in the queue, then music or a pause."""
+    return _xml(linea.actual().render.espera(request.form.get("QueuePosition"),
+                                             current_app.config.get("HOLD_MUSIC_URL")))
+
+
+@bp.post("/voice/<nodo>")
+@_seguro
+def nodo(call_sid: str, nodo: str) -> Response:
+    """The caller's answer at a node's <Gather>."""
+    ln = linea.actual()
+    if nodo not in ln.flujo.nodos:
+        abort(404)
+    estado = _store().get(call_sid)
+    if estado is None:
+        # State expired or lost: say so and start again rather than guessing.
+        return _nueva_llamada(call_sid, [dialog.Decir("estado_perdido")])
+    if estado.get("terminada") or estado["nodo"] != nodo:
+        # A repeated or stale webhook: answer what was answered, count nothing.
+        if estado.get("previo"):
+            return _xml(estado["previo"]["twiml"])
+    speech = request.form.get("SpeechResult")
+    entrada = Entrada(
+        digitos=request.form.get("Digits") or None,
+        habla=speech or None,
+        confianza=float(request.form["Confidence"]) if request.form.get("Confidence") else None,
+    )
+    tipo = "teclas" if entrada.digitos else ("voz" if entrada.habla else "silencio")
+    estado, salida = dialog.paso(ln.flujo, estado, entrada, acciones.para(_contexto()))
+    return _responder(call_sid, estado, salida, tipo)
+
+
+@bp.get("/audio/<idioma>/<archivo>", endpoint="audio")
+def audio(idioma: str, archivo: str) -> Response:
+    """Recorded prompts for <Play> (public content, fetched by Twilio without a signature)."""
+    carpeta = Path(current_app.config["PROMPTS_DIR"]) / idioma
+    return send_from_directory(carpeta, archivo)

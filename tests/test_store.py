@@ -1,0 +1,63 @@
+"""Per-call state: the in-process store and real Redis behave the same, and both expire."""
+
+import os
+import time
+
+import pytest
+import redis
+
+from ivr.store import MemoryStore, RedisStore, StoreError
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_o_skip():
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as e:
+        pytest.skip(f"Redis no disponible en {REDIS_URL}: {type(e).__name__}")
+
+
+@pytest.fixture(params=["memoria", pytest.param("redis", marks=pytest.mark.redis)])
+def store(request):
+    if request.param == "memoria":
+        return MemoryStore(ttl=60)
+    _redis_o_skip()
+    return RedisStore(REDIS_URL, ttl=60)
+
+
+def test_save_get_delete_roundtrip(store):
+    sid = f"CAtest{time.time_ns()}"
+    assert store.get(sid) is None
+    store.save(sid, {"nodo": "curp", "ruta": ["menu_principal"], "intentos": 1})
+    assert store.get(sid) == {"nodo": "curp", "ruta": ["menu_principal"], "intentos": 1}
+    store.delete(sid)
+    assert store.get(sid) is None
+
+
+def test_memory_state_expires():
+    ahora = [1000.0]
+    store = MemoryStore(ttl=60, reloj=lambda: ahora[0])
+    store.save("CA1", {"nodo": "curp"})
+    ahora[0] += 59
+    assert store.get("CA1") == {"nodo": "curp"}
+    ahora[0] += 2
+    assert store.get("CA1") is None
+
+
+@pytest.mark.redis
+def test_redis_state_has_a_ttl():
+    _redis_o_skip()
+    store = RedisStore(REDIS_URL, ttl=120)
+    sid = f"CAttl{time.time_ns()}"
+    store.save(sid, {"nodo": "curp"})
+    assert 110 <= store.ttl_de(sid) <= 120
+    store.delete(sid)
+
+
+def test_dead_redis_raises_store_error():
+    store = RedisStore("redis://127.0.0.1:1/0", ttl=60)
+    with pytest.raises(StoreError):
+        store.get("CA1")
+    with pytest.raises(StoreError):
+        store.save("CA1", {})
