@@ -1,0 +1,351 @@
+"""Whole calls on the keypad, through signed webhooks and TwiML followed as Twilio does."""
+
+import threading
+from xml.etree import ElementTree
+
+import pytest
+from sqlalchemy import func, select
+
+from ivr import db
+from ivr.domain.keypad import a_teclas
+from ivr.models import Cancelacion, Cita, Llamada as LlamadaRegistro, Transferencia
+from tests.llamadas import (
+    GODINEZ, GOMEZ, HERNANDEZ, LOPEZ, NUNEZ, PEREZ, RUIZ, Llamada, hasta_curp,
+)
+
+
+def teclas(texto: str) -> str:
+    return a_teclas(texto) + "#"
+
+
+def identificar(llamada, persona, por="curp"):
+    hasta_curp(llamada)
+    documento = persona.curp if por == "curp" else persona.rfc
+    llamada.press(teclas(documento))
+    assert llamada.nodo == "apellido", llamada.dicho
+    llamada.press(teclas(persona.primer_apellido))
+    return llamada
+
+
+def cita_de(app, clave):
+    with app.app_context():
+        return db.sesion().scalars(select(Cita).where(Cita.clave == clave)).one()
+
+
+def cancelaciones(app):
+    with app.app_context():
+        return db.sesion().scalars(select(Cancelacion)).all()
+
+
+def test_welcome_and_main_menu(llamar):
+    llamada = llamar()
+    assert llamada.dicho.startswith("Bienvenido a la Línea ASISSSTE del ISSSTE.")
+    assert "Para préstamos personales y sus citas, presione 5." in llamada.dicho
+    gather = llamada.xml().find("Gather")
+    assert gather.get("action") == "https://ivr.example.test/voice/menu_principal"
+    assert gather.get("input") == "dtmf speech"
+    assert gather.get("language") == "es-MX"
+    assert gather.get("numDigits") == "1"
+    assert gather.get("actionOnEmptyResult") == "true"
+    assert gather.find("Say").get("language") == "es-MX"
+
+
+def test_full_keypad_cancellation_as_titular(app, llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    assert llamada.nodo == "cita"
+    assert llamada.dicho == (
+        "Su cita para el trámite de préstamo personal es el miércoles 2 de diciembre, de las "
+        "3:00 a las 3:15 de la tarde, en UAPES No. 4, ventanilla 02. La clave de la cita es u, "
+        "ce, tres, cu, ka, dos. Para cancelarla presione 1, para escucharla de nuevo 2, para "
+        "hablar con un agente 0.")
+    llamada.press("1")
+    assert llamada.nodo == "solicitante"
+    llamada.press("1")
+    assert llamada.nodo == "motivo"
+    assert "Ya no necesito el préstamo, presione 1." in llamada.dicho
+    assert "Otro motivo, presione 5." in llamada.dicho
+    llamada.press("2")
+    assert llamada.nodo == "confirmacion"
+    assert llamada.dicho == (
+        "Va a cancelar su cita del miércoles 2 de diciembre por el motivo: No puedo asistir en "
+        "la fecha u horario. Para confirmar presione 1, para cambiar el motivo 2, para no "
+        "cancelar 3.")
+    llamada.press("1")
+    assert llamada.tel.terminada
+    [cancelacion] = cancelaciones(app)
+    folio = cancelacion.folio
+    assert 6 <= len(folio) <= 8 and not set(folio) & set("0O1IL")
+    deletreado = llamada.dicho.split("Su folio de cancelación es: ")[1].split(".")[0]
+    assert deletreado.replace(", ", "").replace(" ", "") != folio  # spoken as letter names
+    assert llamada.dicho.count(deletreado) == 2  # spelled, then repeated once
+    assert llamada.xml()[-1].tag == "Hangup"
+    assert cancelacion.solicitante_tipo == "titular"
+    assert (cancelacion.motivo_codigo, cancelacion.motivo_texto) == (
+        2, "No puedo asistir en la fecha u horario")
+    assert cancelacion.canal == "ivr" and cancelacion.call_sid == llamada.tel.call_sid
+    assert cita_de(app, "UC3QK2").estado == "cancelada"
+
+
+def test_cancellation_on_behalf_of_the_titular(app, llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    llamada.press("1").press("2")
+    assert llamada.nodo == "nombre_solicitante"
+    assert llamada.xml().find("Gather").get("input") == "speech"
+    llamada.say("Rosa Gómez Ortiz")
+    assert llamada.nodo == "motivo"
+    llamada.press("1").press("1")
+    [c] = cancelaciones(app)
+    assert (c.solicitante_tipo, c.solicitante_nombre) == ("tercero", "Rosa Gómez Ortiz")
+
+
+def test_identified_by_rfc(app, llamar):
+    llamada = identificar(llamar(), HERNANDEZ, por="rfc")
+    assert llamada.nodo == "cita"
+    assert "de las 11:45 de la mañana a las 12:15 de la tarde" in llamada.dicho
+    assert "UAPES No. 7, ventanilla 05" in llamada.dicho
+
+
+def test_keypad_twins_are_told_apart_by_surname(app, llamar):
+    assert a_teclas(GOMEZ.curp) == a_teclas(GODINEZ.curp)
+    llamada = identificar(llamar(), GODINEZ)
+    assert "jueves 3 de diciembre" in llamada.dicho
+
+
+def test_two_citas_listed_in_date_order(app, llamar):
+    llamada = identificar(llamar(), RUIZ)
+    assert llamada.nodo == "citas"
+    assert llamada.dicho == (
+        "Tiene 2 citas agendadas. Para la del lunes 30 de noviembre a las 10:30 de la mañana, "
+        "presione 1. Para la del miércoles 9 de diciembre a las 1:00 de la tarde, presione 2.")
+    llamada.press("3")
+    assert llamada.dicho.startswith("No le entendí.")
+    llamada.press("2")
+    assert llamada.nodo == "cita" and "miércoles 9 de diciembre" in llamada.dicho
+    llamada.press("1").press("1").press("4").press("1")
+    assert cita_de(app, "RZ8C2B").estado == "cancelada"
+    assert cita_de(app, "RZ2D7F").estado == "agendada"
+
+
+def test_past_or_started_citas_are_never_offered(app, llamar):
+    llamada = identificar(llamar(), PEREZ)
+    assert llamada.nodo == "sin_cita"
+    assert llamada.dicho == ("No tiene citas agendadas que se puedan cancelar. Para hablar con "
+                             "un agente presione 0. Para terminar la llamada presione 1.")
+    llamada.press("1")
+    assert llamada.tel.terminada and "Hasta luego" in llamada.dicho
+
+
+def test_a_cita_under_36_hours_cancels_with_the_reminder(app, llamar):
+    llamada = identificar(llamar(), NUNEZ)
+    assert "miércoles 25 de noviembre" in llamada.dicho
+    assert "con 36 horas de anticipación" in llamada.dicho
+    llamada.press("1").press("1").press("5").press("1")
+    assert cita_de(app, "NZ5W2Q").estado == "cancelada"
+
+
+def test_no_reminder_when_far_away(llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    assert "36 horas" not in llamada.dicho
+
+
+def test_nothing_to_cancel_says_the_last_folio(app, llamar):
+    primera = identificar(llamar(), LOPEZ)
+    primera.press("1").press("1").press("1").press("1")
+    [c] = cancelaciones(app)
+    segunda = identificar(llamar(), LOPEZ)
+    assert segunda.nodo == "sin_cita"
+    assert "Su última cita fue cancelada, con el folio" in segunda.dicho
+    segunda.press("0")
+    assert segunda.tel.estado == "transferred"
+    assert c.folio
+
+
+def test_wrong_surname_three_times_goes_to_an_agent(app, llamar):
+    llamada = hasta_curp(llamar())
+    llamada.press(teclas(GOMEZ.curp))
+    for intento in range(2):
+        llamada.press(teclas("Hernandez"))
+        assert llamada.nodo == "apellido"
+        assert llamada.dicho.startswith("El apellido no coincide con nuestro registro.")
+        assert "miércoles" not in llamada.dicho  # nothing about the cita before identity
+    llamada.press(teclas("Hernandez"))
+    assert llamada.tel.estado == "transferred"
+    assert "Le comunico con un agente" in llamada.dicho
+    with app.app_context():
+        t = db.sesion().scalars(select(Transferencia)).one()
+        assert (t.razon, t.nodo, t.identificado) == ("identificacion_fallida", "apellido", False)
+
+
+def test_unknown_curp_is_asked_again(llamar):
+    llamada = hasta_curp(llamar())
+    llamada.press(teclas("ZAZA800101HDFXXX09"))
+    assert llamada.nodo == "curp"
+    assert llamada.dicho.startswith("No encontramos esa CURP o RFC.")
+
+
+def test_wrong_length_entry_is_a_retry(llamar):
+    llamada = hasta_curp(llamar())
+    llamada.press("12345#")
+    assert llamada.nodo == "curp" and llamada.dicho.startswith("No le entendí.")
+    llamada.press("12345#")
+    assert "Por ejemplo, si su CURP empieza con G O M A" in llamada.dicho
+
+
+def test_zero_goes_to_an_agent_with_a_whisper(app, llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    llamada.press("0")
+    assert llamada.tel.estado == "transferred"
+    dial = llamada.xml().find("Dial")
+    assert dial.get("answerOnBridge") == "true"
+    assert dial.get("action") == "https://ivr.example.test/voice/transferencia"
+    numero = dial.find("Number")
+    assert numero.text == "+525540001000"
+    assert numero.get("url").startswith("https://ivr.example.test/voice/susurro?t=")
+
+
+def test_silence_three_times_goes_to_an_agent(llamar):
+    llamada = llamar()
+    llamada.silence()
+    assert llamada.dicho.startswith("No le escuché.")
+    llamada.silence()
+    assert llamada.dicho.startswith("Puede marcar una tecla o decir lo que necesita.")
+    llamada.silence()
+    assert llamada.tel.estado == "transferred"
+
+
+def test_out_of_hours_the_caller_hears_hours_and_the_web(app, llamar):
+    app.config["RELOJ"] = lambda: __import__("tests.llamadas").llamadas.mexico(22)
+    llamada = llamar()
+    llamada.press("0")
+    assert llamada.tel.terminada and llamada.tel.estado == "completed"
+    assert "no hay agentes disponibles" in llamada.dicho
+    assert "asisste punto issste punto gob punto mx" in llamada.dicho
+    assert llamada.xml().find("Dial") is None
+
+
+def test_declining_changes_nothing(app, llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    llamada.press("1").press("1").press("1").press("3")
+    assert llamada.tel.terminada
+    assert "No cancelamos su cita; sigue agendada." in llamada.dicho
+    assert cancelaciones(app) == []
+    assert cita_de(app, "UC3QK2").estado == "agendada"
+
+
+def test_change_motivo_at_confirmation(app, llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    llamada.press("1").press("1").press("1").press("2")
+    assert llamada.nodo == "motivo"
+    llamada.press("3").press("1")
+    [c] = cancelaciones(app)
+    assert c.motivo_codigo == 3
+
+
+def test_star_repeats_and_cita_option_2_reads_again(llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    primera = llamada.dicho
+    llamada.press("2")
+    assert llamada.dicho == primera
+    llamada.press("*")
+    assert llamada.dicho == primera
+
+
+def test_forged_or_missing_signature_is_refused_and_nothing_is_written(app):
+    cliente = app.test_client()
+    form = {"CallSid": "CA" + "f" * 32, "From": "+5255", "Digits": "5"}
+    r = cliente.post("/voice/incoming", data=form, base_url="https://ivr.example.test")
+    assert r.status_code == 403
+    r = cliente.post("/voice/incoming", data=form, base_url="https://ivr.example.test",
+                     headers={"X-Twilio-Signature": "Zm9yZ2Vk"})
+    assert r.status_code == 403
+    with app.app_context():
+        assert app.extensions["ivr_store"].get(form["CallSid"]) is None
+
+
+def test_repeated_confirmation_webhook_returns_the_same_folio(app, llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    llamada.press("1").press("1").press("1")
+    llamada.press("1")
+    cuerpo = llamada.tel.ultima_respuesta[2]
+    assert "Su cita quedó cancelada." in llamada.dicho
+    # Twilio may post the same Gather result again: same answer, same folio, one cancellation.
+    otra = llamada.tel.reenviar()
+    assert otra[0] == 200 and otra[2] == cuerpo
+    assert len(cancelaciones(app)) == 1
+
+
+def test_two_calls_racing_on_the_same_cita_cancel_once(app):
+    """Two real threads confirm the same cita at once: one folio, the other hears it was taken."""
+    llamadas = [identificar(Llamada(app, desde=f"+52551111000{i}"), GOMEZ) for i in range(2)]
+    for llamada in llamadas:
+        llamada.press("1").press("1").press("1")
+        assert llamada.nodo == "confirmacion"
+    barrera = threading.Barrier(2)
+    errores = []
+
+    def confirmar(llamada):
+        try:
+            barrera.wait(timeout=10)
+            llamada.press("1")
+        except Exception as e:  # noqa: BLE001 - reported below
+            errores.append(e)
+
+    hilos = [threading.Thread(target=confirmar, args=(ll,)) for ll in llamadas]
+    for h in hilos:
+        h.start()
+    for h in hilos:
+        h.join(timeout=30)
+    assert errores == []
+    dichos = sorted(ll.dicho for ll in llamadas)
+    assert sum("Su cita quedó cancelada." in d for d in dichos) == 1
+    assert sum("Esta cita ya había sido cancelada" in d for d in dichos) == 1
+    [c] = cancelaciones(app)
+    assert all(c.folio for c in [c])
+
+
+def test_status_completed_records_the_call_and_drops_its_state(app, llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    sid = llamada.tel.call_sid
+    assert app.extensions["ivr_store"].get(sid) is not None
+    llamada.tel.colgar()
+    assert app.extensions["ivr_store"].get(sid) is None
+    with app.app_context():
+        registro = db.sesion().get(LlamadaRegistro, sid)
+        assert registro.ultimo_nodo == "cita"
+        assert registro.desenlace == "colgo_completed"
+        assert registro.ruta[:4] == ["menu_principal", "menu_prestamos", "menu_citas", "curp"]
+        assert db.sesion().scalar(select(func.count()).select_from(LlamadaRegistro)) == 1
+
+
+def test_dead_redis_gets_an_apology_and_an_agent_never_a_500(tmp_path):
+    from tests.llamadas import nueva_app
+
+    app = nueva_app(f"sqlite:///{tmp_path}/x.sqlite3", "memoria",
+                    REDIS_URL="redis://127.0.0.1:1/0")
+    llamada = Llamada(app)
+    assert llamada.tel.ultima_respuesta[0] == 200
+    assert llamada.dicho.startswith("Lo sentimos, tuvimos un problema con su llamada.")
+    assert llamada.tel.estado == "transferred"
+    ElementTree.fromstring(llamada.tel.ultima_respuesta[2])  # valid TwiML
+
+
+def test_fallback_answers_valid_twiml(app):
+    from twilio.request_validator import RequestValidator
+
+    from tests.llamadas import BASE, TOKEN
+
+    form = {"CallSid": "CA" + "a" * 32, "ErrorCode": "11200"}
+    firma = RequestValidator(TOKEN).compute_signature(BASE + "/voice/fallback", form)
+    r = app.test_client().post("/voice/fallback", data=form, base_url=BASE,
+                               headers={"X-Twilio-Signature": firma})
+    assert r.status_code == 200 and r.content_type.startswith("text/xml")
+    raiz = ElementTree.fromstring(r.data)
+    assert raiz.find("Say").text == "Lo sentimos, tuvimos un problema con su llamada."
+    assert raiz.find("Dial/Number").text == "+525540001000"
+
+
+@pytest.mark.parametrize("persona", [GOMEZ])
+def test_nothing_about_the_cita_before_identity(llamar, persona):
+    llamada = hasta_curp(llamar())
+    llamada.press(teclas(persona.curp))
+    assert "diciembre" not in llamada.dicho and "UAPES" not in llamada.dicho
