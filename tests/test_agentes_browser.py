@@ -1,0 +1,166 @@
+"""The agents' page in a real headless Chromium: log in, watch the list, open a transfer, cancel."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from ivr import create_app, db
+from ivr.models import Base, Cancelacion, Transferencia
+
+try:  # the same data as the test-client tests, however pytest put tests/ on the path
+    from tests.test_agentes import AHORA, CONTRASENA, Reloj, sembrar
+except ModuleNotFoundError:
+    from test_agentes import AHORA, CONTRASENA, Reloj, sembrar
+
+CHROMIUM = "/usr/bin/chromium"
+# The network is closed: nothing in Chromium may try to reach out.
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright no está instalado (pip install -e '.[test]')")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (Path(CHROMIUM).exists() or shutil.which("chromium")),
+                       reason=f"no hay Chromium en {CHROMIUM} (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/navegador.db",
+        "TWILIO_AUTH_TOKEN": "t",
+        "SECRET_KEY": "k",
+        "RELOJ": Reloj(AHORA),
+        "AGENT_REFRESH_SECONDS": 1,
+    })
+    with app.app_context():
+        Base.metadata.create_all(db.engine_de(app))
+        app.config["DATOS"] = sembrar(db.sesion())
+        db.confirmar()
+    yield app
+    db.engine_de(app).dispose()
+
+
+@pytest.fixture
+def servidor(app):
+    """The app on 127.0.0.1 with an ephemeral port, in a thread."""
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    hilo = threading.Thread(target=srv.serve_forever, name="servidor-agentes")
+    hilo.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    hilo.join(timeout=10)
+    srv.server_close()
+
+
+@pytest.fixture
+def pagina():
+    with sync_api.sync_playwright() as p:
+        navegador = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        contexto = navegador.new_context(locale="es-MX", viewport={"width": 1280, "height": 900})
+        pagina = contexto.new_page()
+        pagina.set_default_timeout(10_000)
+        errores: list[str] = []
+        pagina.on("console", lambda m: errores.append(m.text) if m.type == "error" else None)
+        pagina.on("pageerror", lambda e: errores.append(str(e)))
+        pagina.errores = errores
+        yield pagina
+        contexto.close()
+        navegador.close()
+
+
+@pytest.fixture
+def capturas(tmp_path) -> Path:
+    """Where screenshots go: CAPTURAS_DIR to keep them, else the test's tmp dir."""
+    destino = Path(os.environ.get("CAPTURAS_DIR") or tmp_path / "capturas")
+    destino.mkdir(parents=True, exist_ok=True)
+    return destino
+
+
+def test_entrar_ver_la_lista_abrir_cancelar_y_atender(app, servidor, pagina, capturas):
+    expect = sync_api.expect
+    datos = app.config["DATOS"]
+
+    # Everything asks for a login first.
+    pagina.goto(f"{servidor}/agent/")
+    expect(pagina).to_have_url(f"{servidor}/agent/entrar")
+    pagina.fill("#usuario", "ana")
+    pagina.fill("#contrasena", "no-es-la-contraseña")
+    pagina.click("button:has-text('Entrar')")
+    expect(pagina.locator(".aviso.error")).to_have_text("Usuario o contraseña incorrectos.")
+    pagina.screenshot(path=capturas / "01-entrar.png", full_page=True)
+    pagina.fill("#contrasena", CONTRASENA)
+    pagina.click("button:has-text('Entrar')")
+
+    # The list, newest first.
+    expect(pagina).to_have_url(f"{servidor}/agent/")
+    filas = pagina.locator("#transferencias tbody tr")
+    expect(filas).to_have_count(3)
+    expect(filas.nth(0)).to_contain_text("No se pudo identificar después de tres intentos")
+    expect(filas.nth(1)).to_contain_text("El cliente pidió un agente")
+    expect(filas.nth(2)).to_contain_text("Atendida por luis")
+
+    # It refreshes by itself: a new transfer shows up on top without reloading.
+    with app.app_context():
+        db.sesion().add(Transferencia(call_sid="CA" + "9" * 32, razon="reintentos_agotados",
+                                      nodo="motivo", identificado=True,
+                                      creada_en=app.config["RELOJ"](), atendida=False))
+        db.confirmar()
+    expect(filas).to_have_count(4)
+    expect(filas.nth(0)).to_contain_text("No logró responder después de tres intentos")
+    expect(pagina.locator("#pendientes")).to_have_text("3")
+    expect(pagina).to_have_title(re.compile(r"^\(3\) Transferencias"))
+    pagina.screenshot(path=capturas / "02-lista.png", full_page=True)
+
+    # Open the identified caller's transfer.
+    pagina.click("text=El cliente pidió un agente")
+    expect(pagina).to_have_url(f"{servidor}/agent/transferencias/{datos.identificada}")
+    expect(pagina.locator("#derechohabiente")).to_contain_text("Ana Gómez Ruiz")
+    expect(pagina.locator("#citas")).to_contain_text("CANX7Q9")
+    pagina.screenshot(path=capturas / "03-detalle.png", full_page=True)
+
+    # Cancel the cita of the call for the caller.
+    expect(pagina.locator("#cita_id")).to_have_value(str(datos.futura))
+    pagina.select_option("#motivo", "1")
+    pagina.check("input[name=solicitante_tipo][value=titular]")
+    pagina.click("button:has-text('Cancelar la cita…')")
+    expect(pagina.locator("h1")).to_have_text("¿Cancelar esta cita?")
+    expect(pagina.locator("dl")).to_contain_text("Ya no necesito el préstamo")
+    pagina.screenshot(path=capturas / "04-confirmar.png", full_page=True)
+    pagina.click("button:has-text('Sí, cancelar la cita')")
+
+    with app.app_context():
+        cancelacion = db.sesion().scalar(
+            select(Cancelacion).where(Cancelacion.cita_id == datos.futura))
+    assert cancelacion.canal == "agente"
+    expect(pagina.locator("#resultado-cancelacion .folio")).to_have_text(cancelacion.folio)
+    expect(pagina.locator(f"#cita-{datos.futura}")).to_contain_text("Cancelada")
+    expect(pagina.locator(f"#cita-{datos.futura}")).to_contain_text(cancelacion.folio)
+    pagina.screenshot(path=capturas / "05-folio.png", full_page=True)
+
+    # Mark it handled; the list says so.
+    pagina.click("button:has-text('Marcar como atendida')")
+    expect(pagina.locator("#estado-transferencia")).to_have_text("Atendida por ana")
+    pagina.click("text=← Todas las transferencias")
+    fila = pagina.locator(f"#transferencias tr[data-id='{datos.identificada}']")
+    expect(fila).to_contain_text("Atendida por ana")
+    expect(pagina.locator("#pendientes")).to_have_text("2")
+    pagina.screenshot(path=capturas / "06-lista-atendida.png", full_page=True)
+
+    # Log out: back to the login page, and the list is closed again.
+    pagina.click("button:has-text('Salir')")
+    expect(pagina).to_have_url(f"{servidor}/agent/entrar")
+    pagina.goto(f"{servidor}/agent/")
+    expect(pagina).to_have_url(f"{servidor}/agent/entrar")
+    assert pagina.errores == []  # no script errors, no CSP violations
