@@ -21,7 +21,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         raise RuntimeError("configuración inválida:\n  - " + "\n  - ".join(problemas))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from ivr import agentes, db, linea, store, voice
 

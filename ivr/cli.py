@@ -58,7 +58,8 @@ def call(url, token, desde, hacia, respuestas) -> None:
 
     if url:
         if not token:
-            raise click.UsageError("--url necesita el token de Twilio (--token o TWILIO_AUTH_TOKEN)")
+            raise click.UsageError(
+                "--url necesita el token de Twilio (--token o TWILIO_AUTH_TOKEN)")
         transporte = phone.HttpTransport(url)
         base = url
     else:
@@ -73,3 +74,24 @@ def call(url, token, desde, hacia, respuestas) -> None:
     else:
         ok = phone.run_interactive(telefono, sys.stdin, sys.stdout)
     sys.exit(0 if ok else 1)
+
+
+@main.command("speech-report")
+@click.argument("directorio", required=False)
+def speech_report(directorio) -> None:
+    """Accuracy of speech understanding per category over the labelled corpus (tests/corpus)."""
+    from ivr.domain import habla_reporte
+
+    sys.exit(habla_reporte.main([directorio] if directorio else []))
+
+
+def _registrar_comandos() -> None:
+    from ivr.agentes import crear_agente_command
+    from ivr.demo import demo_data_command
+    from ivr.importer import import_citas_command
+
+    for comando in (import_citas_command, demo_data_command, crear_agente_command):
+        main.add_command(comando)
+
+
+_registrar_comandos()

@@ -35,10 +35,12 @@ def revisar(config: dict) -> list[str]:
     problemas = []
     destino = config.get("AGENT_DIAL")
     if destino and not (E164.match(destino) or destino.startswith("sip:")):
-        problemas.append(f"AGENT_DIAL debe ser un número E.164 (+52...) o un URI sip:, no {destino!r}")
+        problemas.append(
+            f"AGENT_DIAL debe ser un número E.164 (+52...) o un URI sip:, no {destino!r}")
     workflow = config.get("TWILIO_WORKFLOW_SID")
     if workflow and not re.match(r"^WW[0-9a-f]{32}$", workflow):
-        problemas.append(f"TWILIO_WORKFLOW_SID debe ser WW seguido de 32 hexadecimales ({workflow!r})")
+        problemas.append(
+            f"TWILIO_WORKFLOW_SID debe ser WW seguido de 32 hexadecimales ({workflow!r})")
     url = config.get("PUBLIC_BASE_URL")
     if url and not re.match(r"^https?://[^/]+", url):
         problemas.append(f"PUBLIC_BASE_URL debe empezar con https:// (es {url!r})")

@@ -122,7 +122,8 @@ def paso(
 def _tecla_global(flujo: Flujo, entrada: Entrada) -> str | None:
     if entrada.digitos:
         return entrada.digitos if entrada.digitos in flujo.globales else None
-    return habla.entender_opcion(entrada.habla or "", {k: list(v) for k, v in flujo.globales.items()})
+    globales = {k: list(v) for k, v in flujo.globales.items()}
+    return habla.entender_opcion(entrada.habla or "", globales)
 
 
 def _opcion(nodo: Nodo, entrada: Entrada):

@@ -1,4 +1,7 @@
-"""Load and validate the call flow (flows/*.yaml): menus, prompts, retries and transitions as data."""
+"""Load and validate the call flow (flows/*.yaml).
+
+Menus, prompts, retries and transitions are data; this module turns them into objects.
+"""
 
 from __future__ import annotations
 
@@ -94,6 +97,7 @@ class Flujo:
     globales: dict[str, tuple[str, ...]]
     motivos: tuple[dict, ...]
     nodos: dict[str, Nodo]
+    gather: dict = field(default_factory=dict)  # the defaults every <Gather> starts from
 
     def destinos(self, nodo: Nodo) -> Iterable[Destino]:
         """Every destination a node can lead to."""
@@ -246,6 +250,7 @@ def construir(datos: dict) -> tuple[Flujo, list[str]]:
         globales={str(k): tuple(v) for k, v in (datos.get("globales") or {}).items()},
         motivos=tuple(datos.get("motivos") or ()),
         nodos=nodos,
+        gather=gather_base,
     )
     return flujo, problemas
 
@@ -277,7 +282,8 @@ def validar(flujo: Flujo, prompts: set[str], acciones: Mapping[str, Set[str]]) -
                                  "y no hay resultado para eso")
         for op in nodo.opciones.values():
             if op.accion and not nodo.resultados:
-                problemas.append(f"nodo {nodo.id}: la opción {op.tecla} tiene acción sin resultados")
+                problemas.append(
+                    f"nodo {nodo.id}: la opción {op.tecla} tiene acción sin resultados")
         for tecla in (nodo.si, nodo.no):
             if tecla is not None and tecla not in nodo.opciones:
                 problemas.append(f"nodo {nodo.id}: si/no apunta a la opción {tecla} que no existe")

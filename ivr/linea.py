@@ -44,7 +44,8 @@ def cargar(config) -> Linea:
     try:
         horario = horarios.parse_horario(texto_horario)
     except ValueError as e:
-        raise RuntimeError(f"AGENT_HOURS / horario_agentes inválido ({texto_horario!r}): {e}") from e
+        raise RuntimeError(
+            f"AGENT_HOURS / horario_agentes inválido ({texto_horario!r}): {e}") from e
     render = Render(catalogo, flujo, config.get("PUBLIC_BASE_URL") or "")
     return Linea(flujo, catalogo, horario, render, config.get("AGENT_DIAL"),
                  config.get("TWILIO_WORKFLOW_SID"))

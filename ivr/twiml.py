@@ -149,7 +149,7 @@ class Render:
         return str(r)
 
     def disculpa(self, agentes: Agentes, prompt: str = "error_interno") -> str:
-        """Apology and transfer, built from memory only: valid when Redis or the database is down."""
+        """Apology and transfer, from memory only: valid when Redis or the database is down."""
         return self.transferir(agentes, antes=(prompt,))
 
     def despedida(self) -> str:

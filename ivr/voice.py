@@ -14,12 +14,14 @@ from ivr import acciones, db, dialog, etiquetas, linea, repo
 from ivr.dialog import Colgar, Entrada, Transferir
 from ivr.domain import fechas, habla
 from ivr.models import Cita
+from ivr.models import Llamada as LlamadaRegistrada
 from ivr.twiml import Agentes, Pase
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
 ESTADOS_FINALES = {"completed", "busy", "failed", "no-answer", "canceled"}
 VACIO = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+COLGAR = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup /></Response>'
 
 
 def init_app(app) -> None:
@@ -157,6 +159,11 @@ def _responder(call_sid: str, estado: dict, salida: dialog.Salida, entrada_tipo:
     log.info("webhook %s call=%s entrada=%s -> nodo=%s fin=%s", request.path, call_sid,
              entrada_tipo, estado.get("nodo"), type(salida.fin).__name__)
     return _xml(texto)
+
+
+def _llamada_terminada(call_sid: str) -> bool:
+    registro = db.sesion().get(LlamadaRegistrada, call_sid)
+    return registro is not None and registro.terminada_en is not None
 
 
 def _contexto() -> acciones.Contexto:
@@ -297,6 +304,10 @@ def nodo(call_sid: str, nodo: str) -> Response:
     if nodo not in ln.flujo.nodos:
         abort(404)
     estado = _store().get(call_sid)
+    if estado is None and _llamada_terminada(call_sid):
+        # A late repeat of a webhook of a call that is over (its state is dropped): no answer
+        # can reach the caller, and nothing must be redone.
+        return _xml(COLGAR)
     if estado is None:
         # State expired or lost: say so and start again rather than guessing.
         return _nueva_llamada(call_sid, [dialog.Decir("estado_perdido")])

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from ivr.db import engine_for
 from ivr.models import Base
 
+pytest_plugins = ["tests.llamadas"]
+
 # -- database ------------------------------------------------------------------------------
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -41,7 +41,8 @@ class Persona:
 
 
 GOMEZ = Persona(con_digito("GOMA850123HDFRRN0"), "GOMA850123AB1", "Ana", "Gómez")
-# Same keys on the keypad as GOMEZ's CURP (A and C are both on 2): only the surname tells them apart.
+# Same keys on the keypad as GOMEZ's CURP (A and C are both on 2): only the surname tells them
+# apart.
 GODINEZ = Persona(con_digito("GOMC850123HDFRRN0"), "", "Carlos", "Godínez")
 HERNANDEZ = Persona(con_digito("HEGJ700315HMCRRN0"), "HEGJ700315QX4", "Juan", "Hernández")
 RUIZ = Persona(con_digito("RUPL900704MJCZRS0"), "RUPL900704KK2", "Lucía", "Ruiz")
@@ -137,10 +138,10 @@ def app(request, tmp_path):
 class Llamada:
     """A signed test call that follows TwiML as Twilio does: press keys, say things, listen."""
 
-    def __init__(self, app, desde="+525511112222"):
+    def __init__(self, app, desde="+525511112222", **opciones):
         self.app = app
         self.tel = phone.Telefono(phone.FlaskTransport(app, BASE), TOKEN, desde=desde,
-                                  public_base_url=BASE)
+                                  public_base_url=BASE, **opciones)
         self.tel.marcar()
 
     @property

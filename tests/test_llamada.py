@@ -8,9 +8,18 @@ from sqlalchemy import func, select
 
 from ivr import db
 from ivr.domain.keypad import a_teclas
-from ivr.models import Cancelacion, Cita, Llamada as LlamadaRegistro, Transferencia
+from ivr.models import Cancelacion, Cita, Transferencia
+from ivr.models import Llamada as LlamadaRegistro
 from tests.llamadas import (
-    GODINEZ, GOMEZ, HERNANDEZ, LOPEZ, NUNEZ, PEREZ, RUIZ, Llamada, hasta_curp,
+    GODINEZ,
+    GOMEZ,
+    HERNANDEZ,
+    LOPEZ,
+    NUNEZ,
+    PEREZ,
+    RUIZ,
+    Llamada,
+    hasta_curp,
 )
 
 
@@ -163,7 +172,7 @@ def test_nothing_to_cancel_says_the_last_folio(app, llamar):
 def test_wrong_surname_three_times_goes_to_an_agent(app, llamar):
     llamada = hasta_curp(llamar())
     llamada.press(teclas(GOMEZ.curp))
-    for intento in range(2):
+    for _ in range(2):
         llamada.press(teclas("Hernandez"))
         assert llamada.nodo == "apellido"
         assert llamada.dicho.startswith("El apellido no coincide con nuestro registro.")
@@ -263,15 +272,27 @@ def test_forged_or_missing_signature_is_refused_and_nothing_is_written(app):
 
 
 def test_repeated_confirmation_webhook_returns_the_same_folio(app, llamar):
-    llamada = identificar(llamar(), GOMEZ)
+    # Twilio retries a webhook while the call is still up (no status callback yet).
+    llamada = identificar(llamar(ruta_estado=None), GOMEZ)
     llamada.press("1").press("1").press("1")
     llamada.press("1")
     cuerpo = llamada.tel.ultima_respuesta[2]
     assert "Su cita quedó cancelada." in llamada.dicho
-    # Twilio may post the same Gather result again: same answer, same folio, one cancellation.
+    # The same Gather result posted again: same answer, same folio, one cancellation.
     otra = llamada.tel.reenviar()
     assert otra[0] == 200 and otra[2] == cuerpo
     assert len(cancelaciones(app)) == 1
+
+
+def test_a_webhook_repeated_after_the_call_ended_hangs_up_and_redoes_nothing(app, llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    llamada.press("1").press("1").press("1").press("1")
+    assert llamada.tel.colgada
+    sid = llamada.tel.call_sid
+    otra = llamada.tel.reenviar()
+    assert otra[0] == 200 and "<Hangup" in otra[2] and "Gather" not in otra[2]
+    assert len(cancelaciones(app)) == 1
+    assert app.extensions["ivr_store"].get(sid) is None
 
 
 def test_two_calls_racing_on_the_same_cita_cancel_once(app):

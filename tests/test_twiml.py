@@ -28,7 +28,8 @@ def _xml(texto):
 
 def test_a_gather_holds_its_prompts_and_posts_to_its_node(render):
     flujo = render.flujo
-    salida = Salida((Decir("no_escuche"), Decir("curp")), Escuchar("curp", flujo.nodos["curp"].gather))
+    salida = Salida((Decir("no_escuche"), Decir("curp")),
+                    Escuchar("curp", flujo.nodos["curp"].gather))
     raiz = _xml(render.salida(salida, ABIERTO))
     [gather] = raiz
     assert gather.tag == "Gather"
