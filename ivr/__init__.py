@@ -23,6 +23,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        # Alembic narrates every plugin it loads; `ivr db upgrade` says the outcome itself.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from ivr import agentes, db, linea, store, voice
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 
@@ -66,6 +67,8 @@ def call(url, token, desde, hacia, respuestas) -> None:
         # In-process: sign with the configured token, or a throw-away one for this run.
         token = token or secrets.token_hex(16)
         app = create_app({"TWILIO_AUTH_TOKEN": token})
+        # The server's webhook log would interleave with the conversation; warnings still show.
+        logging.getLogger("ivr").setLevel(logging.WARNING)
         base = app.config.get("PUBLIC_BASE_URL") or "http://localhost"
         transporte = phone.FlaskTransport(app, base)
     telefono = phone.Telefono(transporte, token, desde=desde, hacia=hacia, public_base_url=base)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from stdnum.mx import curp as stdnum_curp
 
 from ivr.domain.folio import nuevo_folio
+from ivr.domain.horario import feriado
 from ivr.domain.keypad import a_teclas
 from ivr.importer import COLUMNAS, importar_csv
 from ivr.models import MEXICO, Cancelacion, Cita
@@ -56,17 +57,30 @@ PERSONAS = (RAMIREZ, TORRES, LUNA, MENDEZ, CRUZ, IBARRA)
 CANCELADA_POR_AGENTE = "DM4Q7C"
 
 
+def dia_habil(desde: date, n: int) -> date:
+    """The n-th working day after `desde` (n < 0: before it): Monday to Friday, not a federal
+    holiday, as the offices that give citas work."""
+    paso = 1 if n > 0 else -1
+    d, faltan = desde, abs(n)
+    while faltan:
+        d += timedelta(days=paso)
+        if d.weekday() < 5 and not feriado(d):
+            faltan -= 1
+    return d
+
+
 def _citas(hoy: date) -> list[tuple[Persona, str, date, str, str, str]]:
     """(persona, clave, fecha, inicio, fin, estado) for every demo cita."""
     return [
-        (RAMIREZ, "DM3K7A", hoy + timedelta(days=3), "10:00", "10:15", "agendada"),
-        (RAMIREZ, "DM8R2B", hoy + timedelta(days=10), "12:30", "12:45", "agendada"),
-        # Tomorrow at 9:00 is always in the future and always less than 36 hours away.
+        (RAMIREZ, "DM3K7A", dia_habil(hoy, 3), "10:00", "10:15", "agendada"),
+        (RAMIREZ, "DM8R2B", dia_habil(hoy, 8), "12:30", "12:45", "agendada"),
+        # Tomorrow at 9:00 is always in the future and always less than 36 hours away (even
+        # when tomorrow is a Saturday: the demo needs the reminder every day).
         (TORRES, "DM5T9H", hoy + timedelta(days=1), "09:00", "09:15", "agendada"),
-        (LUNA, "DM2P6W", hoy - timedelta(days=7), "11:00", "11:15", "atendida"),
-        (MENDEZ, CANCELADA_POR_AGENTE, hoy + timedelta(days=5), "08:30", "08:45", "agendada"),
-        (CRUZ, "DM6X3E", hoy + timedelta(days=4), "13:15", "13:30", "agendada"),
-        (IBARRA, "DM9G4V", hoy + timedelta(days=6), "16:00", "16:15", "agendada"),
+        (LUNA, "DM2P6W", dia_habil(hoy, -5), "11:00", "11:15", "atendida"),
+        (MENDEZ, CANCELADA_POR_AGENTE, dia_habil(hoy, 4), "08:30", "08:45", "agendada"),
+        (CRUZ, "DM6X3E", dia_habil(hoy, 3), "13:15", "13:30", "agendada"),
+        (IBARRA, "DM9G4V", dia_habil(hoy, 5), "16:00", "16:15", "agendada"),
     ]
 
 

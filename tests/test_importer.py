@@ -331,3 +331,15 @@ def test_comando_demo_data(app, engine):
         assert f"teclas: {a_teclas(p.curp)}#" in resultado.stdout
         assert f"teclas: {a_teclas(p.primer_apellido)}#" in resultado.stdout
     assert f"teclas: {a_teclas(demo.CRUZ.rfc)}#" in resultado.stdout
+
+
+def test_demo_citas_fall_on_working_days():
+    from ivr.demo import _citas, dia_habil
+
+    # Friday 2026-11-13: three working days later skips the weekend and Monday 16 (Revolución).
+    assert dia_habil(date(2026, 11, 13), 3) == date(2026, 11, 19)
+    assert dia_habil(date(2026, 11, 17), -1) == date(2026, 11, 13)
+    for hoy in (date(2026, 11, 13), date(2026, 12, 24), date(2027, 1, 2)):
+        for persona, clave, fecha, *_ in _citas(hoy):
+            if persona.primer_apellido != "Torres":
+                assert fecha.weekday() < 5, (clave, fecha)
