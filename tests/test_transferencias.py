@@ -1,0 +1,214 @@
+"""Transfers to the agents, end to end: every source, both routing modes, failed dials, the
+whisper, agent hours and holidays. The test phone follows <Dial>/<Enqueue> as Twilio does
+(whisper fetched on the agent's leg, Dial action posted with DialCallStatus)."""
+
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from ivr import db
+from ivr.models import Transferencia
+from tests.llamadas import GOMEZ, LOPEZ, Llamada, cargar_agenda, hasta_curp, mexico, nueva_app
+from tests.test_llamada import identificar, teclas
+
+WORKFLOW = "WW" + "0123456789abcdef" * 2
+
+
+def transferencias(app):
+    with app.app_context():
+        return db.sesion().scalars(select(Transferencia).order_by(Transferencia.id)).all()
+
+
+def susurros(llamada):
+    return [e[2] for e in llamada.tel.transcripcion if e[0] == "whisper"]
+
+
+def _cero_en_menu(llamar):
+    llamada = llamar()
+    llamada.press("0")
+    return llamada
+
+
+def _cero_tras_identificar(llamar):
+    return identificar(llamar(), GOMEZ).press("0")
+
+
+def _silencio(llamar):
+    return llamar().silence().silence().silence()
+
+
+def _identidad(llamar):
+    llamada = hasta_curp(llamar())
+    llamada.press(teclas(GOMEZ.curp))
+    for _ in range(3):
+        llamada.press(teclas("PEREZ"))
+    return llamada
+
+
+def _nada_que_cancelar(llamar):
+    primera = identificar(llamar(), LOPEZ)
+    primera.press("1").press("1").press("1").press("1")
+    return identificar(llamar(desde="+525599998888"), LOPEZ).press("0")
+
+
+FUENTES = {
+    "cero_en_menu": (_cero_en_menu, "pidio_agente", "menu_principal", False),
+    "cero_tras_identificar": (_cero_tras_identificar, "pidio_agente", "cita", True),
+    "silencio": (_silencio, "reintentos_agotados", "menu_principal", False),
+    "identidad": (_identidad, "identificacion_fallida", "apellido", False),
+    "nada_que_cancelar": (_nada_que_cancelar, "pidio_agente", "sin_cita", True),
+}
+
+
+@pytest.mark.parametrize("fuente", FUENTES)
+def test_every_source_records_the_transfer_and_whispers_it(app, llamar, fuente):
+    hacer, razon, nodo, identificado = FUENTES[fuente]
+    llamada = hacer(llamar)
+    assert llamada.tel.estado == "transferred"
+    assert llamada.dicho.endswith("Le comunico con un agente. Espere un momento, por favor.")
+    t = transferencias(app)[-1]
+    assert (t.razon, t.nodo, t.identificado) == (razon, nodo, identificado)
+    assert t.call_sid == llamada.tel.call_sid
+    assert (t.cita_id is not None) == (fuente == "cero_tras_identificar")
+    # The agent heard the context before the bridge, in one sentence.
+    [susurro] = susurros(llamada)
+    assert ("Cliente identificado" if identificado else "Cliente no identificado") in susurro
+    # After the conversation, the Dial's action heard how it ended.
+    llamada.tel.colgar()
+    assert transferencias(app)[-1].dial_status == "completed"
+
+
+def test_whisper_names_the_cita_date_and_the_step(app, llamar):
+    llamada = identificar(llamar(), GOMEZ).press("0")
+    [susurro] = susurros(llamada)
+    assert "El cliente pidió un agente" in susurro
+    assert "Cita del" in susurro and "diciembre" in susurro
+    assert "lectura de la cita" in susurro
+    assert GOMEZ.curp not in susurro and GOMEZ.curp[:10] not in susurro
+
+
+def test_an_internal_error_transfers_with_its_reason(app, llamar, monkeypatch):
+    from ivr import repo
+
+    def rota(*a, **k):
+        raise RuntimeError("la base de datos se fue")
+
+    llamada = hasta_curp(llamar())
+    monkeypatch.setattr(repo, "buscar_por_teclas", rota)
+    llamada.press(teclas(GOMEZ.curp))
+    assert llamada.tel.error_de_aplicacion is None
+    assert llamada.tel.estado == "transferred"
+    assert "Le comunico con un agente" in llamada.dicho
+    t = transferencias(app)[-1]
+    assert (t.razon, t.nodo, t.identificado) == ("error_interno", "curp", False)
+
+
+@pytest.mark.parametrize("resultado", ["no-answer", "busy", "failed"])
+def test_failed_dial_apologises_offers_the_web_and_one_retry(app, llamar, resultado):
+    llamada = identificar(llamar(resultado_dial=resultado), GOMEZ).press("0")
+    assert llamada.nodo == "reintento_agente"
+    dicho = llamada.dicho
+    assert "no pudimos comunicarle con un agente" in dicho
+    assert "asissste" in dicho.lower() or "internet" in dicho.lower()
+    assert "Para intentar de nuevo presione 1" in dicho
+    assert transferencias(app)[-1].dial_status == resultado
+    # Trying again dials again (a second record), and a second failure says goodbye.
+    llamada.press("1")
+    assert len(transferencias(app)) == 2
+    assert "Para intentar de nuevo" not in llamada.dicho
+    assert llamada.tel.terminada and llamada.tel.estado == "completed"
+
+
+def test_after_a_failed_dial_the_caller_may_end_the_call(app, llamar):
+    llamada = identificar(llamar(resultado_dial="no-answer"), GOMEZ).press("0")
+    llamada.press("2")
+    assert llamada.tel.estado == "completed"
+    assert len(transferencias(app)) == 1
+
+
+def test_failed_dial_then_silence_says_goodbye_not_dead_air(app, llamar):
+    llamada = identificar(llamar(resultado_dial="busy"), GOMEZ).press("0")
+    llamada.silence()
+    assert llamada.tel.estado == "completed"
+    assert llamada.dicho  # something was said before hanging up
+
+
+@pytest.fixture
+def app_taskrouter(tmp_path):
+    app = nueva_app(f"sqlite:///{tmp_path}/ivr.sqlite3", "memoria", AGENT_DIAL=None,
+                    TWILIO_WORKFLOW_SID=WORKFLOW)
+    cargar_agenda(app)
+    yield app
+    db.engine_de(app).dispose()
+
+
+def test_taskrouter_enqueues_with_the_context_and_no_full_curp(app_taskrouter):
+    llamada = identificar(Llamada(app_taskrouter), GOMEZ).press("0")
+    [(_, _, atributos)] = [e for e in llamada.tel.transcripcion if e[0] == "enqueue"]
+    assert atributos["workflowSid"] == WORKFLOW
+    assert atributos["waitUrl"].endswith("/voice/espera")
+    tarea = json.loads(atributos["task"])
+    assert tarea["razon"] == "pidio_agente" and tarea["identificado"] is True
+    assert tarea["ultimo_paso"] == "cita" and tarea["cita_id"]
+    texto = json.dumps(tarea)
+    assert GOMEZ.curp not in texto and GOMEZ.curp[:10] not in texto
+    assert "Su lugar en la fila es el 1" in " ".join(
+        e[1] for e in llamada.tel.transcripcion if e[0] == "say")
+    assert llamada.tel.estado == "transferred"
+
+
+def test_taskrouter_leaving_the_queue_offers_a_retry(tmp_path):
+    app = nueva_app(f"sqlite:///{tmp_path}/ivr.sqlite3", "memoria", AGENT_DIAL=None,
+                    TWILIO_WORKFLOW_SID=WORKFLOW)
+    cargar_agenda(app)
+    llamada = Llamada(app, resultado_cola="queue-full")
+    llamada.press("0")
+    assert "no pudimos comunicarle con un agente" in llamada.dicho
+    assert transferencias(app)[-1].dial_status == "queue-full"
+
+
+# -- hours and holidays ------------------------------------------------------------------------
+
+FERIADO = date(2026, 12, 25)  # Navidad, a Friday
+SABADO = date(2026, 11, 28)
+DOMINGO = date(2026, 11, 29)
+
+
+@pytest.mark.parametrize(("cuando", "abierto"), [
+    (mexico(10), True),                 # Tuesday 10:00
+    (mexico(7, 59), False),             # before opening
+    (mexico(20, 0), False),             # closing time is closed
+    (mexico(10, dia=SABADO), True),     # Saturday morning
+    (mexico(15, dia=SABADO), False),    # Saturday afternoon
+    (mexico(10, dia=DOMINGO), False),   # Sunday
+    (mexico(10, dia=FERIADO), False),   # a federal holiday on a weekday
+])
+def test_agent_hours_and_holidays(app, llamar, cuando, abierto):
+    app.config["RELOJ"] = lambda: cuando
+    llamada = llamar()
+    llamada.press("0")
+    t = transferencias(app)[-1]
+    if abierto:
+        assert llamada.tel.estado == "transferred"
+        assert t.dial_status == "completed" or t.dial_status is None
+    else:
+        assert llamada.tel.estado == "completed"
+        assert "lunes a viernes" in llamada.dicho
+        assert t.dial_status == "fuera_de_horario"
+
+
+def test_self_service_works_out_of_hours(app, llamar):
+    app.config["RELOJ"] = lambda: mexico(3)  # 3 a.m.: no agents, the line still works
+    llamada = identificar(llamar(), GOMEZ)
+    llamada.press("1").press("1").press("1").press("1")
+    assert "Su cita quedó cancelada." in llamada.dicho
+
+
+def test_24_7_opens_on_holidays_and_nights(tmp_path):
+    app = nueva_app(f"sqlite:///{tmp_path}/ivr.sqlite3", "memoria", AGENT_HOURS="24/7",
+                    RELOJ=lambda: mexico(3, dia=FERIADO))
+    cargar_agenda(app)
+    llamada = Llamada(app).press("0")
+    assert llamada.tel.estado == "transferred"
