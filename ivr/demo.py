@@ -23,7 +23,7 @@ from ivr.models import MEXICO, Cancelacion, Cita
 UNIDAD = "UAPES No. 4 (demostración)"
 
 
-def _con_digito(base17: str) -> str:
+def con_digito(base17: str) -> str:
     """A CURP with its correct check digit."""
     return base17 + stdnum_curp.calc_check_digit(base17 + "0")
 
@@ -40,17 +40,17 @@ class Persona:
     descripcion: str
 
 
-RAMIREZ = Persona(_con_digito("RASF850312MDFMTR0"), "", "María Fernanda", "Ramírez", "Soto",
+RAMIREZ = Persona(con_digito("RASF850312MDFMTR0"), "", "María Fernanda", "Ramírez", "Soto",
                   "dos citas futuras: al llamar elige cuál cancelar")
-TORRES = Persona(_con_digito("TOVL700221HJCRGS0"), "", "José Luis", "Torres", "Vega",
+TORRES = Persona(con_digito("TOVL700221HJCRGS0"), "", "José Luis", "Torres", "Vega",
                  "cita mañana a las 9:00: menos de 36 horas, oye el recordatorio")
-LUNA = Persona(_con_digito("LUCP650909MMCNST0"), "", "Patricia", "Luna", "Castro",
+LUNA = Persona(con_digito("LUCP650909MMCNST0"), "", "Patricia", "Luna", "Castro",
                "su única cita ya pasó: no tiene nada que cancelar")
-MENDEZ = Persona(_con_digito("MEOJ780130HDFNRR0"), "", "Jorge", "Méndez", "Ortiz",
+MENDEZ = Persona(con_digito("MEOJ780130HDFNRR0"), "", "Jorge", "Méndez", "Ortiz",
                  "su cita ya la canceló un agente: oye el folio de esa cancelación")
-CRUZ = Persona(_con_digito("CUOA920505HDFRLL0"), "CUOA920505K47", "Alejandro", "Cruz", "Olvera",
+CRUZ = Persona(con_digito("CUOA920505HDFRLL0"), "CUOA920505K47", "Alejandro", "Cruz", "Olvera",
                "se identifica con su RFC (13 teclas) en vez de la CURP")
-IBARRA = Persona(_con_digito("IAQS950817XNLBRM0"), "", "Sam", "Ibarra", "Quiroz",
+IBARRA = Persona(con_digito("IAQS950817XNLBRM0"), "", "Sam", "Ibarra", "Quiroz",
                  "CURP con sexo X (no binario)")
 PERSONAS = (RAMIREZ, TORRES, LUNA, MENDEZ, CRUZ, IBARRA)
 

@@ -10,9 +10,9 @@ from xml.etree import ElementTree
 
 import pytest
 import redis
-from stdnum.mx import curp as stdcurp
 
 from ivr import create_app, db, phone
+from ivr.demo import con_digito
 from ivr.importer import importar_csv
 from ivr.models import Base
 
@@ -23,11 +23,6 @@ MEXICO_UTC = timedelta(hours=-6)  # Mexico City has no DST since 2022
 # Tuesday 24 November 2026, 10:00 in Mexico City: a working day inside agent hours.
 AHORA = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 HOY = date(2026, 11, 24)
-
-
-def con_digito(base17: str) -> str:
-    """A CURP with its correct check digit."""
-    return base17 + stdcurp.calc_check_digit(base17 + "0")
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,15 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
-from stdnum.mx import curp as stdnum_curp
 
 from ivr import db, demo, repo
+from ivr.demo import con_digito
 from ivr.domain.documento import validar_curp
 from ivr.domain.keypad import a_teclas
 from ivr.importer import COLUMNAS, import_citas_command, importar_csv
 from ivr.models import MEXICO, Cancelacion, Cita, Derechohabiente, Unidad
 
 ENCABEZADO = ",".join(COLUMNAS)
-
-
-def con_digito(base17: str) -> str:
-    return base17 + stdnum_curp.calc_check_digit(base17 + "0")
 
 
 GOMEZ = con_digito("GOMA850123HDFRRN0")
