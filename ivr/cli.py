@@ -9,6 +9,7 @@ import sys
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import DBAPIError
 
 from ivr import create_app
 
@@ -17,7 +18,22 @@ def _crear_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_crear_app, add_default_commands=True,
+class _Grupo(FlaskGroup):
+    """Flask's group, with a plain answer when the database has no tables yet."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as e:
+            texto = str(e.orig).lower()
+            if "no such table" in texto or "does not exist" in texto:
+                raise click.ClickException(
+                    "la base de datos no tiene las tablas todavía: corra `ivr db upgrade` "
+                    "primero") from None
+            raise
+
+
+@click.group(cls=_Grupo, create_app=_crear_app, add_default_commands=True,
              load_dotenv=False, set_debug_flag=False)
 def main() -> None:
     """Línea ASISSSTE: cancelación de citas por teléfono."""
