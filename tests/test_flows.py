@@ -54,6 +54,19 @@ def test_every_gather_declares_speech_and_spanish(catalogo):
         assert nodo.gather["profanity_filter"] is False, nodo.id
 
 
+def test_hints_fit_twilios_limits_and_any_provider(catalogo):
+    # Twilio (warning 13330): at most 500 comma-separated entries of 100 characters; class
+    # tokens ($...) depend on the provider Twilio picks, so none are used.
+    flujo = flows.cargar(FLUJO, catalogo.ids(), acciones.salidas_registradas())
+    for nodo in flujo.nodos.values():
+        entradas = [h.strip() for h in nodo.gather.get("hints", "").split(",") if h.strip()]
+        assert len(entradas) <= 500, nodo.id
+        for h in entradas:
+            assert len(h) <= 100 and "$" not in h, (nodo.id, h)
+    assert "hints" not in flujo.nodos["apellido"].gather
+    assert flujo.nodos["nombre_solicitante"].gather["input"] == "speech"
+
+
 def test_every_catalog_placeholder_is_well_formed(catalogo):
     for pid in catalogo.ids():
         texto = catalogo.textos[pid]

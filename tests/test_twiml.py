@@ -37,7 +37,7 @@ def test_a_gather_holds_its_prompts_and_posts_to_its_node(render):
         "action": "https://ivr.example.test/voice/curp", "method": "POST",
         "input": "dtmf speech", "language": "es-MX", "timeout": "10", "speechTimeout": "3",
         "actionOnEmptyResult": "true", "profanityFilter": "false", "finishOnKey": "#",
-        "hints": "CURP, RFC",
+        "hints": flujo.nodos["curp"].gather["hints"],
     }
     assert [s.text for s in gather] == [
         "No le escuché.", render.catalogo.textos["curp"]]
