@@ -350,6 +350,26 @@ def test_dead_redis_gets_an_apology_and_an_agent_never_a_500(tmp_path):
     ElementTree.fromstring(llamada.tel.ultima_respuesta[2])  # valid TwiML
 
 
+def test_dead_database_mid_call_gets_an_apology_and_an_agent(tmp_path):
+    from tests.llamadas import cargar_agenda, nueva_app
+
+    app = nueva_app(f"sqlite:///{tmp_path}/x.sqlite3", "memoria")
+    cargar_agenda(app)
+    llamada = hasta_curp(Llamada(app))
+    # The database goes away between two webhooks (an unreachable PostgreSQL).
+    from sqlalchemy.orm import sessionmaker
+
+    from ivr.db import EXTENSION, BaseDeDatos, engine_for
+
+    muerta = engine_for("postgresql://nadie@127.0.0.1:1/nada")
+    app.extensions[EXTENSION] = BaseDeDatos(muerta, sessionmaker(muerta))
+    llamada.press(teclas(GOMEZ.curp))
+    assert llamada.tel.error_de_aplicacion is None
+    assert llamada.tel.ultima_respuesta[0] == 200
+    assert llamada.dicho.startswith("Lo sentimos, tuvimos un problema con su llamada.")
+    assert llamada.tel.estado == "transferred"
+
+
 def test_fallback_answers_valid_twiml(app):
     from twilio.request_validator import RequestValidator
 
