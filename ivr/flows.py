@@ -171,8 +171,18 @@ def _destino(valor, donde: str, problemas: list[str]) -> Destino:
     return destino
 
 
+CLAVES_NODO = {"tipo", "prompt", "repetir", "ayuda", "gather", "opciones", "accion", "al_entrar",
+               "resultados", "si", "no"}
+
+
 def _nodo(nid: str, datos: dict, gather_base: dict, problemas: list[str]) -> Nodo:
     donde = f"nodo {nid}"
+    for clave in datos:
+        if not isinstance(clave, str):
+            # YAML 1.1 reads a bare `no:` / `si:`-like key as a boolean: quote it ("no": ...).
+            problemas.append(f"{donde}: la clave {clave!r} no es texto; escríbala entre comillas")
+        elif clave not in CLAVES_NODO:
+            problemas.append(f"{donde}: clave desconocida: {clave}")
     tipo = datos.get("tipo")
     if tipo not in TIPOS_NODO:
         problemas.append(f"{donde}: tipo debe ser uno de {sorted(TIPOS_NODO)}, no {tipo!r}")

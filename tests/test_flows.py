@@ -64,7 +64,7 @@ def test_hints_fit_twilios_limits_and_any_provider(catalogo):
         for h in entradas:
             assert len(h) <= 100 and "$" not in h, (nodo.id, h)
     assert "hints" not in flujo.nodos["apellido"].gather
-    assert flujo.nodos["nombre_solicitante"].gather["input"] == "speech"
+    assert flujo.nodos["confirmacion"].no == "3"
 
 
 def test_every_catalog_placeholder_is_well_formed(catalogo):
@@ -91,6 +91,9 @@ def test_every_catalog_placeholder_is_well_formed(catalogo):
     (lambda d: d["nodos"]["menu_principal"]["opciones"].update({"12": {"ir": "curp"}}),
      "una opción es una sola tecla"),
     (lambda d: d["nodos"]["confirmacion"].update(si="9"), "si/no apunta a la opción 9"),
+    (lambda d: d["nodos"]["confirmacion"].update({False: "3"}),
+     "la clave False no es texto; escríbala entre comillas"),
+    (lambda d: d["nodos"]["curp"].update(promt="curp"), "clave desconocida: promt"),
 ])
 def test_the_validator_names_each_problem(catalogo, cambio, esperado):
     datos = _datos()

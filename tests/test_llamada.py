@@ -99,12 +99,22 @@ def test_cancellation_on_behalf_of_the_titular(app, llamar):
     llamada = identificar(llamar(), GOMEZ)
     llamada.press("1").press("2")
     assert llamada.nodo == "nombre_solicitante"
-    assert llamada.xml().find("Gather").get("input") == "speech"
+    assert llamada.xml().find("Gather").get("input") == "dtmf speech"
+    llamada.press("5")  # a key is no name: asked again
+    assert llamada.nodo == "nombre_solicitante" and llamada.dicho.startswith("No le entendí.")
+    llamada.press("*")
+    assert llamada.nodo == "nombre_solicitante" and "nombre completo" in llamada.dicho
     llamada.say("Rosa Gómez Ortiz")
     assert llamada.nodo == "motivo"
     llamada.press("1").press("1")
     [c] = cancelaciones(app)
     assert (c.solicitante_tipo, c.solicitante_nombre) == ("tercero", "Rosa Gómez Ortiz")
+
+
+def test_zero_at_the_name_of_the_third_party_reaches_an_agent(app, llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    llamada.press("1").press("2").press("0")
+    assert llamada.tel.estado == "transferred"
 
 
 def test_identified_by_rfc(app, llamar):

@@ -3,6 +3,7 @@
 The transcripts are written as a recogniser writes Mexican callers (see tests/corpus for the
 parser's own labelled corpus)."""
 
+import pytest
 from sqlalchemy import select
 
 from ivr import db
@@ -151,3 +152,17 @@ def test_saying_de_nuevo_at_motivo_is_a_motivo_not_a_repeat(app, llamar):
     llamada.say("quiero agendar de nuevo en otra fecha")
     assert llamada.nodo == "confirmacion", llamada.dicho
     assert "Quiero agendar en otra fecha u oficina" in llamada.dicho
+
+
+@pytest.mark.parametrize("dicho", ["no", "no, gracias", "todavía no", "mejor no"])
+def test_a_plain_no_at_confirmation_declines(app, llamar, dicho):
+    llamada = hasta_curp_por_voz(llamar())
+    llamada.say(CURP_GOMEZ)
+    llamada.say("Gómez")
+    llamada.say("cancelar")
+    llamada.say("soy yo")
+    llamada.say("ya no lo necesito")
+    llamada.say(dicho)
+    assert llamada.tel.estado == "completed", llamada.dicho
+    assert "No le entendí" not in llamada.dicho
+    assert cancelaciones(app) == []
