@@ -72,7 +72,8 @@ class Render:
             r.hangup()
         return str(r)
 
-    def _transferir(self, r: VoiceResponse, agentes: Agentes, pase: Pase) -> None:
+    def _transferir(self, r: VoiceResponse, agentes: Agentes, pase: Pase,
+                    reintento: bool = False) -> None:
         if not agentes.abierto:
             self._decir(r, Decir("agente_fuera_de_horario", {"horario": agentes.horario}))
             self._sin_agente(r)
@@ -82,17 +83,17 @@ class Render:
             self._sin_agente(r)
             return
         self._decir(r, Decir("agente_transferencia"))
+        # The retry's outcome must not offer another retry, even when the call's state is gone.
+        accion = self.url("/voice/transferencia" + ("?reintento=1" if reintento else ""))
         if agentes.workflow_sid:
-            enqueue = Enqueue(workflow_sid=agentes.workflow_sid,
-                              action=self.url("/voice/transferencia"), method="POST",
+            enqueue = Enqueue(workflow_sid=agentes.workflow_sid, action=accion, method="POST",
                               wait_url=self.url("/voice/espera"), wait_url_method="POST")
             enqueue.task(json.dumps(pase.tarea or {}, ensure_ascii=False, sort_keys=True))
             r.append(enqueue)
             return
         # answerOnBridge: the caller keeps hearing ringing, not silence, until an agent answers;
         # the whisper (url=) is played to the agent alone before the bridge.
-        dial = Dial(action=self.url("/voice/transferencia"), method="POST",
-                    answer_on_bridge="true")
+        dial = Dial(action=accion, method="POST", answer_on_bridge="true")
         susurro = self.url(f"/voice/susurro?t={pase.id}") if pase.id is not None else None
         if agentes.destino.startswith("sip:"):
             dial.sip(agentes.destino, url=susurro, method="POST" if susurro else None)
@@ -140,12 +141,12 @@ class Render:
         return str(r)
 
     def transferir(self, agentes: Agentes, pase: Pase | None = None,
-                   antes: tuple[str, ...] = ()) -> str:
+                   antes: tuple[str, ...] = (), reintento: bool = False) -> str:
         """A transfer on its own, with prompts before it."""
         r = VoiceResponse()
         for prompt in antes:
             self._decir(r, Decir(prompt))
-        self._transferir(r, agentes, pase or Pase())
+        self._transferir(r, agentes, pase or Pase(), reintento)
         return str(r)
 
     def disculpa(self, agentes: Agentes, prompt: str = "error_interno") -> str:

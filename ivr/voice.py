@@ -8,13 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from ivr import acciones, db, dialog, etiquetas, linea, repo
 from ivr.dialog import Colgar, Entrada, Transferir
 from ivr.domain import fechas, habla
-from ivr.models import Cita
+from ivr.models import Cita, Transferencia
 from ivr.models import Llamada as LlamadaRegistrada
+from ivr.store import StoreError
 from ivr.twiml import Agentes, Pase
 
 log = logging.getLogger(__name__)
@@ -139,7 +141,8 @@ def _disculpa(call_sid: str) -> str:
     except Exception as e:  # noqa: BLE001 - the apology must go out even with the DB down
         db.descartar()
         log.error("transferencia sin registrar call=%s: %s", call_sid, type(e).__name__)
-    return ln.render.transferir(agentes, pase, antes=("error_interno",))
+    return ln.render.transferir(agentes, pase, antes=("error_interno",),
+                                reintento=_es_reintento())
 
 
 def _responder(call_sid: str, estado: dict, salida: dialog.Salida, entrada_tipo: str) -> Response:
@@ -159,6 +162,15 @@ def _responder(call_sid: str, estado: dict, salida: dialog.Salida, entrada_tipo:
     log.info("webhook %s call=%s entrada=%s -> nodo=%s fin=%s", request.path, call_sid,
              entrada_tipo, estado.get("nodo"), type(salida.fin).__name__)
     return _xml(texto)
+
+
+def _confianza(valor: str | None) -> float | None:
+    """Twilio's Confidence (0–1), which it says may be missing or unreliable: never trusted
+    to decide anything, and a malformed one is simply absent."""
+    try:
+        return float(valor) if valor else None
+    except ValueError:
+        return None
 
 
 def _llamada_terminada(call_sid: str) -> bool:
@@ -220,42 +232,83 @@ def fallback() -> Response:
     return _xml(ln.render.disculpa(ln.agentes(_ahora())))
 
 
+COMPLETADAS = {"completed", "answered", "bridged"}  # a conversation with an agent happened
+
+
+def _es_reintento() -> bool:
+    """Whether this request belongs to the one retry of a failed transfer (kept in the URL, so
+    it holds even when the call's state is gone)."""
+    return request.args.get("reintento") == "1" or request.path == "/voice/reintento_agente"
+
+
 @bp.post("/voice/transferencia")
-@_seguro
-def transferencia(call_sid: str) -> Response:
+def transferencia() -> Response:
     """How the <Dial> or <Enqueue> to the agents ended: after a conversation, hang up; else
-    apologise, give the web alternative and offer one more try."""
+    apologise, give the web alternative and offer one more try (once).
+
+    Not wrapped in the apology-and-transfer of the other webhooks: transferring again from
+    here could loop. Whatever fails, the caller hears the apology and the web alternative."""
+    call_sid = request.form.get("CallSid", "?")
     resultado = request.form.get("DialCallStatus") or request.form.get("QueueResult") or ""
-    repo.actualizar_dial_status(db.sesion(), call_sid, resultado)
-    db.confirmar()
+    render = linea.actual().render
+    try:
+        repo.actualizar_dial_status(db.sesion(), call_sid, resultado)
+        db.confirmar()
+    except Exception as e:  # noqa: BLE001 - the outcome is still answered
+        db.descartar()
+        log.error("resultado de transferencia sin registrar call=%s: %s", call_sid,
+                  type(e).__name__)
     log.info("webhook /voice/transferencia call=%s resultado=%s", call_sid, resultado)
     if resultado == "hangup":  # the caller hung up while queued: nobody to talk to
         return _xml(VACIO)
-    estado = _store().get(call_sid) or {}
-    return _xml(linea.actual().render.fin_de_transferencia(
-        resultado in ("completed", "bridged"), primera_vez=not estado.get("reintento_agente")))
+    if resultado in COMPLETADAS:
+        return _xml(render.fin_de_transferencia(True))
+    return _xml(render.fin_de_transferencia(False, primera_vez=not _es_reintento()))
+
+
+def _ultima_transferencia(call_sid: str) -> dict:
+    """The context of the call's last transfer, from the database (the state may be gone)."""
+    registro = db.sesion().scalars(
+        select(Transferencia).where(Transferencia.call_sid == call_sid)
+        .order_by(Transferencia.id.desc()).limit(1)).first()
+    if registro is None:
+        return {"transferencia": {"razon": "error_interno", "nodo": None}}
+    return {"transferencia": {"razon": registro.razon, "nodo": registro.nodo},
+            "derechohabiente_id": registro.derechohabiente_id, "cita_id": registro.cita_id,
+            **(registro.contexto or {})}
 
 
 @bp.post("/voice/reintento_agente")
 @_seguro
 def reintento_agente(call_sid: str) -> Response:
-    """After a failed transfer: 1 (or "sí") tries the agents again, anything else says goodbye."""
+    """After a failed transfer: 1 (or "sí") tries the agents again, anything else says goodbye.
+    The retry's own failure ends the call (its Dial action says so in its URL)."""
     ln = linea.actual()
-    estado = _store().get(call_sid)
     digitos = request.form.get("Digits")
     habla_dicha = request.form.get("SpeechResult") or ""
     otra_vez = digitos == "1" or (not digitos and (
         habla.entender_si_no(habla_dicha) is True
         or habla.entender_opcion(habla_dicha, {"1": ["intentar", "de nuevo", "otra vez"]}) == "1"))
-    if estado is None or not otra_vez:
+    if not otra_vez:
         log.info("webhook /voice/reintento_agente call=%s -> despedida", call_sid)
         return _xml(ln.render.despedida())
+    try:
+        estado = _store().get(call_sid)
+    except StoreError:
+        estado = None
+    if not estado or not estado.get("transferencia"):
+        estado = {**(estado or {}), **_ultima_transferencia(call_sid),
+                  "desde": request.form.get("From")}
     estado["reintento_agente"] = True
     ahora = _ahora()
     agentes = ln.agentes(ahora)
-    texto = ln.render.transferir(agentes, _pase(call_sid, estado, agentes, ahora))
+    texto = ln.render.transferir(agentes, _pase(call_sid, estado, agentes, ahora),
+                                 reintento=True)
     db.confirmar()
-    _store().save(call_sid, estado)
+    try:
+        _store().save(call_sid, estado)
+    except StoreError:
+        log.warning("estado sin guardar call=%s (reintento de transferencia)", call_sid)
     log.info("webhook /voice/reintento_agente call=%s -> transferencia", call_sid)
     return _xml(texto)
 
@@ -319,7 +372,7 @@ def nodo(call_sid: str, nodo: str) -> Response:
     entrada = Entrada(
         digitos=request.form.get("Digits") or None,
         habla=speech or None,
-        confianza=float(request.form["Confidence"]) if request.form.get("Confidence") else None,
+        confianza=_confianza(request.form.get("Confidence")),
     )
     tipo = "teclas" if entrada.digitos else ("voz" if entrada.habla else "silencio")
     estado, salida = dialog.paso(ln.flujo, estado, entrada, acciones.para(_contexto()))

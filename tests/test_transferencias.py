@@ -212,3 +212,52 @@ def test_24_7_opens_on_holidays_and_nights(tmp_path):
     cargar_agenda(app)
     llamada = Llamada(app).press("0")
     assert llamada.tel.estado == "transferred"
+
+
+def test_retry_after_an_internal_error_transfer_dials_once_more_then_ends(app, llamar,
+                                                                         monkeypatch):
+    from ivr import repo
+
+    def rota(*a, **k):
+        raise RuntimeError("la base de datos se fue")
+
+    llamada = hasta_curp(llamar(resultado_dial="no-answer"))
+    monkeypatch.setattr(repo, "buscar_por_teclas", rota)
+    llamada.press(teclas(GOMEZ.curp))
+    assert llamada.nodo == "reintento_agente"
+    llamada.press("1")
+    assert llamada.tel.terminada and llamada.tel.estado == "completed"
+    assert "Para intentar de nuevo" not in llamada.dicho
+    ts = transferencias(app)
+    assert [t.razon for t in ts] == ["error_interno", "error_interno"]
+    assert [t.dial_status for t in ts] == ["no-answer", "no-answer"]
+    assert ts[1].nodo == "curp"
+
+
+def test_a_failed_dial_with_the_store_down_is_not_redialled(app, llamar):
+    from ivr.store import RedisStore
+
+    llamada = identificar(llamar(resultado_dial="busy", ruta_estado=None), GOMEZ)
+    app.extensions["ivr_store"] = RedisStore("redis://127.0.0.1:1/0", 60)  # Redis dies
+    llamada.press("0")  # the transfer itself is an apology and a dial (state can't be read)
+    dials = [e for e in llamada.tel.transcripcion if e[0] == "dial"]
+    assert len(dials) == 1
+    assert "no pudimos comunicarle con un agente" in llamada.dicho
+    assert "asisste punto issste" in llamada.dicho
+    llamada.press("1")  # the retry still works from the database's record of the transfer
+    assert len([e for e in llamada.tel.transcripcion if e[0] == "dial"]) == 2
+    assert llamada.tel.estado == "completed"
+
+
+@pytest.mark.parametrize("estado_dial", ["completed", "answered"])
+def test_after_a_conversation_with_the_agent_the_call_ends(app, estado_dial):
+    from twilio.request_validator import RequestValidator
+
+    from tests.llamadas import BASE, TOKEN
+
+    form = {"CallSid": "CA" + "b" * 32, "DialCallStatus": estado_dial}
+    firma = RequestValidator(TOKEN).compute_signature(BASE + "/voice/transferencia", form)
+    r = app.test_client().post("/voice/transferencia", data=form, base_url=BASE,
+                               headers={"X-Twilio-Signature": firma})
+    assert r.status_code == 200
+    assert r.get_data(True).endswith("<Response><Hangup /></Response>")
