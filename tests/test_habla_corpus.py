@@ -70,3 +70,22 @@ def test_main_falla_si_se_acepta_lo_que_debe_rechazarse(tmp_path, capsys):
 
 def test_main_sin_corpus(tmp_path, capsys):
     assert habla_reporte.main([str(tmp_path)]) == 2
+
+
+def test_los_menus_del_corpus_son_los_del_flujo():
+    """The corpus copies the flow's menus; a change to the flow must show up here."""
+    from ivr import acciones, flows
+    from ivr.config import RAIZ
+    from ivr.prompts import Catalogo
+
+    catalogo = Catalogo.cargar(RAIZ / "audio_prompts", "es-MX")
+    flujo = flows.cargar(RAIZ / "flows" / "cancelacion.yaml", catalogo.ids(),
+                         acciones.salidas_registradas())
+    menus = yaml.safe_load((RAIZ / "tests" / "corpus" / "opciones.yaml").read_text("utf-8"))
+    for nombre, opciones in menus["menus"].items():
+        copia = {str(k): list(v) for k, v in opciones.items()}
+        if nombre == "globales":
+            assert copia == {k: list(v) for k, v in flujo.globales.items()}
+        elif nombre in flujo.nodos:
+            assert copia == {t: list(o.palabras) for t, o in flujo.nodos[nombre].opciones.items()
+                             }, nombre

@@ -470,9 +470,18 @@ _MULETILLAS_OPCION = {
 _TECLAS_SIMBOLO = {"*": ["asterisco", "estrella"], "#": ["gato", "numeral", "almohadilla"]}
 
 
+_VERBOS_NEGABLES = {"soy", "quiero", "es", "necesito", "deseo", "ocupo", "me", "la", "lo",
+                    "voy", "puedo", "estoy", "llamo", "hablo"}
+
+
 def _negada(palabras: Sequence[str], inicio: int) -> bool:
-    """Whether the phrase at *inicio* is negated by a "no" just before it ("no quiero …")."""
-    return "no" in palabras[max(0, inicio - 2):inicio]
+    """Whether the phrase at *inicio* is negated: a "no" just before it ("no quiero …"), or a
+    negated verb a little before it ("no soy el titular", "no quiero hablar con un agente")."""
+    if "no" in palabras[max(0, inicio - 2):inicio]:
+        return True
+    ventana = palabras[max(0, inicio - 6):inicio]
+    return any(p == "no" and ventana[i + 1] in _VERBOS_NEGABLES
+               for i, p in enumerate(ventana[:-1]))
 
 
 def _mejores(palabras: Sequence[str], frases_por_clave: dict[str, list[str]]
