@@ -121,7 +121,7 @@ def listar_citas(ctx: Contexto, estado: dict, entrada: Entrada | None, flujo: Fl
     if len(citas) == 1:
         return Resultado("una_cita", estado={"citas": [citas[0].id], "cita_id": citas[0].id})
     opciones = [
-        {"fecha": fechas.dia_y_fecha(c.fecha), "hora": fechas.hora(c.hora_inicio),
+        {"fecha": fechas.dia_y_fecha(c.fecha), "hora": fechas.a_la_hora(c.hora_inicio),
          "tecla": str(i)}
         for i, c in enumerate(citas, start=1)
     ]

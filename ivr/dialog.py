@@ -103,6 +103,7 @@ def paso(
     if tecla == "0":
         return estado, _transferir(estado, nodo, "pidio_agente", [])
     if tecla == "*":
+        estado["intentos"] = 0  # a valid answer: the count of failed tries starts again
         return estado, _repetir(flujo, estado, nodo, [])
     if nodo.tipo == "menu":
         opcion = _opcion(nodo, entrada)
@@ -110,6 +111,7 @@ def paso(
             return estado, _fallo(flujo, estado, nodo, "no_entendi")
         estado.update(opcion.guardar)
         if opcion.mensaje:
+            estado["intentos"] = 0
             return estado, _repetir(flujo, estado, nodo, [Decir(opcion.mensaje)])
         if opcion.accion:
             return estado, _aplicar(flujo, estado, nodo, acciones[opcion.accion](

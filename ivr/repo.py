@@ -79,13 +79,14 @@ def citas_cancelables(session: Session, derechohabiente_id: int, ahora: datetime
 
 
 def ultima_cancelacion(session: Session, derechohabiente_id: int) -> Cancelacion | None:
-    """The most recent cancellation of any of the derechohabiente's citas."""
-    return session.scalars(
-        select(Cancelacion)
-        .join(Cita, Cancelacion.cita_id == Cita.id)
-        .where(Cita.derechohabiente_id == derechohabiente_id)
-        .order_by(Cancelacion.creada_en.desc(), Cancelacion.id.desc())
-        .limit(1)).first()
+    """The cancellation of the derechohabiente's last cita (by date), when that cita is the
+    one cancelled: "your last cita was cancelled, folio …" must be about the last one."""
+    ultima = session.scalars(
+        select(Cita).where(Cita.derechohabiente_id == derechohabiente_id)
+        .order_by(Cita.fecha.desc(), Cita.hora_inicio.desc(), Cita.id.desc()).limit(1)).first()
+    if ultima is None or ultima.estado != "cancelada":
+        return None
+    return cancelacion_de(session, ultima.id)
 
 
 def cancelacion_de(session: Session, cita_id: int) -> Cancelacion | None:

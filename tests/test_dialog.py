@@ -110,16 +110,21 @@ def test_zero_or_asking_for_an_agent_transfers_anywhere(entrada):
     assert estado["transferencia"]["nodo"] == "dato"
 
 
-def test_star_repeats_without_counting_a_failure():
+def test_star_repeats_and_a_valid_answer_starts_the_count_again():
     estado, _ = _inicio()
     estado, _ = _paso(estado)  # one failure
     estado, salida = _paso(estado, digitos="*")
     assert [d.prompt for d in salida.decir] == ["menu"]  # the repeat form, no welcome
-    assert estado["intentos"] == 1
+    assert estado["intentos"] == 0
+    estado, _ = _paso(estado, digitos="9")
+    estado, salida = _paso(estado, digitos="9")
+    assert isinstance(salida.fin, Escuchar)  # two failures since the repeat: no agent yet
+    assert estado["intentos"] == 2
 
 
 def test_a_message_option_says_it_and_asks_again():
     estado, _ = _inicio()
+    estado, _ = _paso(estado)  # one failure, forgotten by the valid answer that follows
     estado, salida = _paso(estado, digitos="2")
     assert [d.prompt for d in salida.decir] == ["info", "menu"]
     assert isinstance(salida.fin, Escuchar) and estado["intentos"] == 0

@@ -135,7 +135,7 @@ def test_two_citas_listed_in_date_order(app, llamar):
     assert llamada.nodo == "citas"
     assert llamada.dicho == (
         "Tiene 2 citas agendadas. Para la del lunes 30 de noviembre a las 10:30 de la mañana, "
-        "presione 1. Para la del miércoles 9 de diciembre a las 1:00 de la tarde, presione 2.")
+        "presione 1. Para la del miércoles 9 de diciembre a la 1:00 de la tarde, presione 2.")
     llamada.press("3")
     assert llamada.dicho.startswith("No le entendí.")
     llamada.press("2")

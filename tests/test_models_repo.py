@@ -249,12 +249,15 @@ def test_citas_cancelables_exige_hora_con_zona(session, agenda):
         repo.citas_cancelables(session, agenda.gomez, datetime(2026, 11, 24, 10, 0))
 
 
-def test_ultima_cancelacion(session, agenda):
+def test_ultima_cancelacion_es_la_de_su_ultima_cita(session, agenda):
     assert repo.ultima_cancelacion(session, agenda.gomez) is None
-    primera = cancelar(session, agenda.otra_futura, ahora=AHORA - timedelta(days=1))
-    segunda = cancelar(session, agenda.futura)
-    assert repo.ultima_cancelacion(session, agenda.gomez).folio == segunda.folio != primera.folio
-    assert repo.ultima_cancelacion(session, agenda.godinez) is None
+    # Only the cancellation of the caller's last cita by date counts, whatever the order in
+    # which citas were cancelled.
+    segunda = cancelar(session, agenda.futura, ahora=AHORA - timedelta(days=1))
+    assert repo.ultima_cancelacion(session, agenda.gomez) is None  # Dec 9 is still agendada
+    ultima = cancelar(session, agenda.otra_futura)
+    assert repo.ultima_cancelacion(session, agenda.gomez).folio == ultima.folio != segunda.folio
+    assert repo.ultima_cancelacion(session, agenda.godinez) is None  # attended, not cancelled
 
 
 # -- cancelling ----------------------------------------------------------------------------

@@ -36,6 +36,11 @@ def hora(t: time) -> str:
     return f"{_reloj(t)} {_periodo(t)}"
 
 
+def a_la_hora(t: time) -> str:
+    """Say "at" a time, as "a las 3:15 de la tarde" or "a la 1:00 de la tarde"."""
+    return f"a {_con_articulo(t)} {_periodo(t)}"
+
+
 def horario(inicio: time, fin: time) -> str:
     """Say a time range, as "de las 3:00 a las 3:15 de la tarde"."""
     if _periodo(inicio) == _periodo(fin):
