@@ -25,6 +25,11 @@ NODOS = {
     "motivo": "motivo",
     "confirmacion": "confirmación",
     "sin_cita": "sin citas por cancelar",
+    # Webhooks that are not nodes, where an internal error may transfer the call.
+    "incoming": "inicio de la llamada",
+    "reintento_agente": "reintento de comunicación con un agente",
+    "transferencia": "fin de la comunicación con un agente",
+    "fallback": "falla de la plataforma",
 }
 
 

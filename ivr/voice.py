@@ -121,9 +121,15 @@ def _pase(call_sid: str, estado: dict, agentes: Agentes, ahora) -> Pase:
         "identificado": bool(estado.get("derechohabiente_id")),
         "derechohabiente_id": estado.get("derechohabiente_id"),
         "cita_id": estado.get("cita_id"),
+        "cita": _fecha_de_cita(estado.get("cita_id")),
         "motivo": (motivo or {}).get("texto"),
     }
     return Pase(id=registro.id, tarea=tarea)
+
+
+def _fecha_de_cita(cita_id: int | None) -> str | None:
+    cita = db.sesion().get(Cita, cita_id) if cita_id else None
+    return fechas.dia_y_fecha(cita.fecha) if cita else None
 
 
 def _disculpa(call_sid: str) -> str:
@@ -154,11 +160,23 @@ def _responder(call_sid: str, estado: dict, salida: dialog.Salida, entrada_tipo:
     if isinstance(salida.fin, Transferir):
         pase = _pase(call_sid, estado, agentes, ahora)
     texto = ln.render.salida(salida, agentes, pase)
+    terminal = isinstance(salida.fin, (Transferir, Colgar))
+    if terminal:
+        # Recorded now: the state may expire before the status callback (a long talk with
+        # an agent), and the outcome must not depend on it.
+        _registrar_desenlace(call_sid, estado)
     db.confirmar()
-    if isinstance(salida.fin, (Transferir, Colgar)):
+    if terminal:
         estado["terminada"] = True
     estado["previo"] = {"nodo": estado.get("nodo"), "twiml": texto}
-    _store().save(call_sid, estado)
+    try:
+        _store().save(call_sid, estado)
+    except StoreError:
+        if not terminal:
+            raise  # the next step would find no state: apologise and transfer now
+        # The line's part is over and the agenda is committed (the folio exists): the caller
+        # must still hear it. Only a repeat of this webhook would lack its cached answer.
+        log.error("estado sin guardar al final de la llamada call=%s", call_sid)
     log.info("webhook %s call=%s entrada=%s -> nodo=%s fin=%s", request.path, call_sid,
              entrada_tipo, estado.get("nodo"), type(salida.fin).__name__)
     return _xml(texto)
@@ -176,6 +194,15 @@ def _confianza(valor: str | None) -> float | None:
 def _llamada_terminada(call_sid: str) -> bool:
     registro = db.sesion().get(LlamadaRegistrada, call_sid)
     return registro is not None and registro.terminada_en is not None
+
+
+def _registrar_desenlace(call_sid: str, estado: dict, **mas) -> LlamadaRegistrada:
+    """The call's record from its state: outcome, last node, reason, who, the path."""
+    return repo.registrar_llamada(
+        db.sesion(), call_sid, desde=estado.get("desde") or request.form.get("From"),
+        desenlace=estado.get("desenlace") or f"colgo_{request.form.get('CallStatus', '')}",
+        ultimo_nodo=estado.get("nodo"), razon=(estado.get("transferencia") or {}).get("razon"),
+        derechohabiente_id=estado.get("derechohabiente_id"), ruta=estado.get("ruta", []), **mas)
 
 
 def _contexto() -> acciones.Contexto:
@@ -209,13 +236,17 @@ def status(call_sid: str) -> Response:
     estado_llamada = request.form.get("CallStatus", "")
     if estado_llamada in ESTADOS_FINALES:
         estado = _store().get(call_sid) or {}
-        desenlace = estado.get("desenlace") or f"colgo_{estado_llamada}"
-        repo.registrar_llamada(
-            db.sesion(), call_sid, desde=request.form.get("From"), terminada_en=_ahora(),
-            desenlace=desenlace, ultimo_nodo=estado.get("nodo"),
-            razon=(estado.get("transferencia") or {}).get("razon"),
-            derechohabiente_id=estado.get("derechohabiente_id"), ruta=estado.get("ruta", []),
-        )
+        if estado:
+            registro = _registrar_desenlace(call_sid, estado, terminada_en=_ahora())
+        else:
+            # The state is gone (a long talk with an agent outlives its TTL): keep what was
+            # recorded when the line let the call go, and only say when it ended.
+            previo = db.sesion().get(LlamadaRegistrada, call_sid)
+            registro = repo.registrar_llamada(
+                db.sesion(), call_sid, terminada_en=_ahora(), desde=request.form.get("From"),
+                desenlace=(previo.desenlace if previo and previo.desenlace
+                           else f"colgo_{estado_llamada}"))
+        desenlace = registro.desenlace
         db.confirmar()
         _store().delete(call_sid)
         log.info("webhook /voice/status call=%s estado=%s desenlace=%s", call_sid,

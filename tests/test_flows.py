@@ -128,3 +128,14 @@ def test_a_recording_replaces_the_text_when_present(tmp_path: Path):
     assert cat.locucion("hola").grabacion == "hola.mp3"
     # A prompt with data can't be pre-recorded: its text is always spoken.
     assert cat.locucion("fecha", {"fecha": "lunes"}).grabacion is None
+
+
+def test_agents_hear_every_node_and_reason_in_spanish(catalogo):
+    from ivr import etiquetas
+
+    flujo = flows.cargar(FLUJO, catalogo.ids(), acciones.salidas_registradas())
+    razones = {"pidio_agente", "reintentos_agotados", "identificacion_fallida", "error_interno"}
+    for nodo in flujo.nodos.values():
+        assert nodo.id in etiquetas.NODOS, nodo.id
+        razones.update(d.agente for d in flujo.destinos(nodo) if d.agente)
+    assert razones <= set(etiquetas.RAZONES), razones - set(etiquetas.RAZONES)

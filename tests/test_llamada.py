@@ -400,3 +400,36 @@ def test_nothing_about_the_cita_before_identity(llamar, persona):
     llamada = hasta_curp(llamar())
     llamada.press(teclas(persona.curp))
     assert "diciembre" not in llamada.dicho and "UAPES" not in llamada.dicho
+
+
+def test_the_folio_is_heard_even_if_the_last_state_cannot_be_saved(app, llamar):
+    from ivr.store import StoreError
+
+    class SinEscritura:
+        """The store answers reads but fails writes (Redis out of memory, say)."""
+
+        def __init__(self, real):
+            self.real = real
+
+        def get(self, sid):
+            return self.real.get(sid)
+
+        def save(self, sid, estado):
+            raise StoreError("OOM command not allowed")
+
+        def delete(self, sid):
+            self.real.delete(sid)
+
+    llamada = identificar(llamar(), GOMEZ).press("1").press("1").press("1")
+    assert llamada.nodo == "confirmacion"
+    app.extensions["ivr_store"] = SinEscritura(app.extensions["ivr_store"])
+    llamada.press("1")
+    assert "Su cita quedó cancelada. Su folio de cancelación es" in llamada.dicho
+    [c] = cancelaciones(app)
+    assert deletreo_de(c.folio) in llamada.dicho
+
+
+def deletreo_de(folio):
+    from ivr.domain.deletreo import deletrear
+
+    return deletrear(folio)

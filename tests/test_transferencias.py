@@ -152,6 +152,7 @@ def test_taskrouter_enqueues_with_the_context_and_no_full_curp(app_taskrouter):
     tarea = json.loads(atributos["task"])
     assert tarea["razon"] == "pidio_agente" and tarea["identificado"] is True
     assert tarea["ultimo_paso"] == "cita" and tarea["cita_id"]
+    assert tarea["cita"] == "miércoles 2 de diciembre"
     texto = json.dumps(tarea)
     assert GOMEZ.curp not in texto and GOMEZ.curp[:10] not in texto
     assert "Su lugar en la fila es el 1" in " ".join(
@@ -261,3 +262,19 @@ def test_after_a_conversation_with_the_agent_the_call_ends(app, estado_dial):
                                headers={"X-Twilio-Signature": firma})
     assert r.status_code == 200
     assert r.get_data(True).endswith("<Response><Hangup /></Response>")
+
+
+def test_a_talk_longer_than_the_state_keeps_the_calls_record(app, llamar):
+    from ivr.models import Llamada as Registro
+
+    llamada = identificar(llamar(ruta_estado=None), GOMEZ).press("0")
+    sid = llamada.tel.call_sid
+    app.extensions["ivr_store"].delete(sid)  # the state expired during the conversation
+    llamada.tel.ruta_estado = "/voice/status"
+    llamada.tel.colgar()
+    with app.app_context():
+        registro = db.sesion().get(Registro, sid)
+        assert (registro.desenlace, registro.razon, registro.ultimo_nodo) == (
+            "transferida", "pidio_agente", "cita")
+        assert registro.derechohabiente_id is not None and registro.terminada_en is not None
+        assert registro.ruta[:3] == ["menu_principal", "menu_prestamos", "menu_citas"]
