@@ -256,6 +256,7 @@ def _fila(t: Transferencia, ahora: datetime) -> dict:
         "nodo": etiquetas.nodo(t.nodo),
         "atendida": bool(t.atendida),
         "atendida_por": t.atendida_por,
+        "conexion": etiquetas.conexion(t.dial_status),
         "url": url_for("agentes.detalle", transferencia_id=t.id),
     }
 

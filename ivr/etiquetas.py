@@ -33,6 +33,28 @@ NODOS = {
 }
 
 
+# How the line's attempt to reach an agent ended (Dial/Enqueue status), when it did not.
+CONEXION = {
+    "fuera_de_horario": "Fuera de horario: no se le comunicó",
+    "sin_destino": "Sin agentes configurados: no se le comunicó",
+    "no-answer": "Ningún agente contestó",
+    "busy": "Línea de agentes ocupada",
+    "failed": "Falló la llamada a los agentes",
+    "canceled": "Colgó antes de que contestaran",
+    "queue-full": "Fila de espera llena",
+    "error": "Error al ponerlo en la fila",
+    "leave": "Salió de la fila",
+    "hangup": "Colgó mientras esperaba",
+    "redirected": "Se redirigió fuera de la fila",
+    "system-error": "Error de la plataforma en la fila",
+}
+
+
+def conexion(dial_status: str | None) -> str:
+    """Why the caller did not reach an agent ("" when they did, or it is still ringing)."""
+    return CONEXION.get(dial_status or "", "")
+
+
 def razon(codigo: str | None) -> str:
     """The label of a transfer reason (the code itself when it has none)."""
     return RAZONES.get(codigo or "", codigo or "sin motivo")

@@ -98,7 +98,7 @@ def sembrar(sesion) -> Datos:
                                  atendida=False)
     anonima = Transferencia(call_sid="CA" + "2" * 32, razon="identificacion_fallida",
                             nodo="curp", identificado=False, creada_en=AHORA - timedelta(minutes=3),
-                            atendida=False)
+                            atendida=False, dial_status="no-answer")
     antigua = Transferencia(call_sid="CA" + "3" * 32, razon="razon_nueva", nodo="nodo_nuevo",
                             identificado=False, creada_en=AHORA - timedelta(days=1),
                             atendida=True, atendida_por="luis")
@@ -335,6 +335,7 @@ def test_lista_mas_reciente_primero(agente, client, datos):
     assert ids == [datos.anonima, datos.identificada, datos.antigua]
     assert '<meta http-equiv="refresh"' in pagina
     assert "2</span> pendientes" in pagina
+    assert "<small>Ningún agente contestó</small>" in pagina  # why that caller wasn't reached
 
 
 def test_lista_json(agente, client, datos):
@@ -346,15 +347,16 @@ def test_lista_json(agente, client, datos):
         {"id": datos.anonima, "hora": "09:57:00", "fecha": "hace 3 minutos",
          "razon": "No se pudo identificar después de tres intentos", "identificado": False,
          "nodo": "captura de CURP o RFC", "atendida": False, "atendida_por": None,
+         "conexion": "Ningún agente contestó",
          "url": f"/agent/transferencias/{datos.anonima}"},
         {"id": datos.identificada, "hora": "09:50:00", "fecha": "hace 10 minutos",
          "razon": "El cliente pidió un agente", "identificado": True, "nodo": "lista de citas",
-         "atendida": False, "atendida_por": None,
+         "atendida": False, "atendida_por": None, "conexion": "",
          "url": f"/agent/transferencias/{datos.identificada}"},
         # Codes the page doesn't know are shown as they are.
         {"id": datos.antigua, "hora": "10:00:00", "fecha": "23/11/2026", "razon": "razon_nueva",
          "identificado": False, "nodo": "nodo_nuevo", "atendida": True, "atendida_por": "luis",
-         "url": f"/agent/transferencias/{datos.antigua}"},
+         "conexion": "", "url": f"/agent/transferencias/{datos.antigua}"},
     ]
     assert CURP not in texto(respuesta)
 

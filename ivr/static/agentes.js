@@ -47,6 +47,11 @@
         fuerte.textContent = "Pendiente";
         td.appendChild(fuerte);
       }
+      if (t.conexion) {
+        var nota = document.createElement("small");
+        nota.textContent = t.conexion;
+        td.appendChild(nota);
+      }
       cuerpo.appendChild(fila);
     });
     if (!datos.transferencias.length) {
