@@ -31,6 +31,17 @@ def hasta_curp_por_voz(llamada):
     return llamada
 
 
+def hasta_motivo_por_voz(llamada):
+    """The whole way to the motivo question, by voice, as Gómez and titular."""
+    hasta_curp_por_voz(llamada)
+    llamada.say(CURP_GOMEZ)
+    llamada.say("Gómez")
+    llamada.say("cancelar")
+    llamada.say("soy yo")
+    assert llamada.nodo == "motivo", llamada.dicho
+    return llamada
+
+
 def test_a_whole_cancellation_by_voice(app, llamar):
     llamada = hasta_curp_por_voz(llamar())
     llamada.say(CURP_GOMEZ)
@@ -129,11 +140,7 @@ def test_number_words_choose_menu_options(app, llamar):
 
 
 def test_declining_by_voice_changes_nothing(app, llamar):
-    llamada = hasta_curp_por_voz(llamar())
-    llamada.say(CURP_GOMEZ)
-    llamada.say("Gómez")
-    llamada.say("cancelar")
-    llamada.say("soy yo")
+    llamada = hasta_motivo_por_voz(llamar())
     llamada.say("ya no lo necesito")
     assert "Ya no necesito el préstamo" in llamada.dicho
     llamada.say("no, mejor no")
@@ -144,11 +151,7 @@ def test_declining_by_voice_changes_nothing(app, llamar):
 
 
 def test_saying_de_nuevo_at_motivo_is_a_motivo_not_a_repeat(app, llamar):
-    llamada = hasta_curp_por_voz(llamar())
-    llamada.say(CURP_GOMEZ)
-    llamada.say("Gómez")
-    llamada.say("cancelar")
-    llamada.say("soy yo")
+    llamada = hasta_motivo_por_voz(llamar())
     llamada.say("quiero agendar de nuevo en otra fecha")
     assert llamada.nodo == "confirmacion", llamada.dicho
     assert "Quiero agendar en otra fecha u oficina" in llamada.dicho
@@ -156,11 +159,7 @@ def test_saying_de_nuevo_at_motivo_is_a_motivo_not_a_repeat(app, llamar):
 
 @pytest.mark.parametrize("dicho", ["no", "no, gracias", "todavía no", "mejor no"])
 def test_a_plain_no_at_confirmation_declines(app, llamar, dicho):
-    llamada = hasta_curp_por_voz(llamar())
-    llamada.say(CURP_GOMEZ)
-    llamada.say("Gómez")
-    llamada.say("cancelar")
-    llamada.say("soy yo")
+    llamada = hasta_motivo_por_voz(llamar())
     llamada.say("ya no lo necesito")
     llamada.say(dicho)
     assert llamada.tel.estado == "completed", llamada.dicho
