@@ -69,7 +69,12 @@ class Derechohabiente(Base):
     @validates("curp", "rfc", "primer_apellido")
     def _poner_teclas(self, clave: str, valor: str | None) -> str | None:
         # Setting a value sets its keypad form, so a lookup by keys can never go stale.
-        teclas = a_teclas(valor) if valor else valor
+        if clave == "rfc" and valor and "&" in valor:
+            # RFCs may hold "&" (SAT keeps it from the name), which no phone key types: such
+            # a caller is found by CURP instead, or by voice.
+            teclas = None
+        else:
+            teclas = a_teclas(valor) if valor else valor
         if clave == "curp":
             self.curp_teclas = teclas
         elif clave == "rfc":

@@ -339,3 +339,12 @@ def test_demo_citas_fall_on_working_days():
         for persona, clave, fecha, *_ in _citas(hoy):
             if persona.primer_apellido != "Torres":
                 assert fecha.weekday() < 5, (clave, fecha)
+
+
+def test_un_rfc_con_ampersand_se_carga_sin_forma_de_teclado(session):
+    # "&" has no phone key: that person is found by CURP (or by voice), never by RFC keys.
+    resultado = importar_csv(session, io.StringIO(csv_de(_fila(rfc="HE&J700315QX4"))))
+    assert resultado.errores == []
+    persona = session.scalars(select(Derechohabiente)).one()
+    assert (persona.rfc, persona.rfc_teclas) == ("HE&J700315QX4", None)
+    assert persona.curp_teclas and persona.apellido_teclas
