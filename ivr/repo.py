@@ -168,12 +168,17 @@ def transferencia_por_id(session: Session, transferencia_id: int) -> Transferenc
     return session.get(Transferencia, transferencia_id)
 
 
+def ultima_transferencia(session: Session, call_sid: str) -> Transferencia | None:
+    """The call's latest transfer to the agents, if any."""
+    return session.scalars(
+        select(Transferencia).where(Transferencia.call_sid == call_sid)
+        .order_by(Transferencia.creada_en.desc(), Transferencia.id.desc()).limit(1)).first()
+
+
 def actualizar_dial_status(session: Session, call_sid: str,
                            dial_status: str) -> Transferencia | None:
     """Record how the call's latest transfer ended (Dial/Enqueue status)."""
-    transferencia = session.scalars(
-        select(Transferencia).where(Transferencia.call_sid == call_sid)
-        .order_by(Transferencia.creada_en.desc(), Transferencia.id.desc()).limit(1)).first()
+    transferencia = ultima_transferencia(session, call_sid)
     if transferencia is not None:
         transferencia.dial_status = dial_status
         session.flush()

@@ -8,13 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
-from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from ivr import acciones, db, dialog, etiquetas, linea, repo
 from ivr.dialog import Colgar, Entrada, Transferir
 from ivr.domain import fechas, habla
-from ivr.models import Cita, Transferencia
+from ivr.models import Cita
 from ivr.models import Llamada as LlamadaRegistrada
 from ivr.store import StoreError
 from ivr.twiml import Agentes, Pase
@@ -299,9 +298,7 @@ def transferencia() -> Response:
 
 def _ultima_transferencia(call_sid: str) -> dict:
     """The context of the call's last transfer, from the database (the state may be gone)."""
-    registro = db.sesion().scalars(
-        select(Transferencia).where(Transferencia.call_sid == call_sid)
-        .order_by(Transferencia.id.desc()).limit(1)).first()
+    registro = repo.ultima_transferencia(db.sesion(), call_sid)
     if registro is None:
         return {"transferencia": {"razon": "error_interno", "nodo": None}}
     return {"transferencia": {"razon": registro.razon, "nodo": registro.nodo},
@@ -363,12 +360,12 @@ def _texto_susurro(registro) -> str:
     ln = linea.actual()
     if registro is None:
         return "Llamada de la línea de cancelación de citas."
-    cita = db.sesion().get(Cita, registro.cita_id) if registro.cita_id else None
+    fecha = _fecha_de_cita(registro.cita_id)
     return ln.catalogo.locucion("susurro", {
         "razon": etiquetas.razon(registro.razon),
         "identificado": "Cliente identificado" if registro.identificado
         else "Cliente no identificado",
-        "cita": f"Cita del {fechas.dia_y_fecha(cita.fecha)}" if cita else "Sin cita elegida",
+        "cita": f"Cita del {fecha}" if fecha else "Sin cita elegida",
         "nodo": etiquetas.nodo(registro.nodo),
     }).texto
 
