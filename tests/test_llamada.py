@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ivr import db
+from ivr.domain.deletreo import deletrear
 from ivr.domain.keypad import a_teclas
 from ivr.models import Cancelacion, Cita, Transferencia
 from ivr.models import Llamada as LlamadaRegistro
@@ -426,10 +427,4 @@ def test_the_folio_is_heard_even_if_the_last_state_cannot_be_saved(app, llamar):
     llamada.press("1")
     assert "Su cita quedó cancelada. Su folio de cancelación es" in llamada.dicho
     [c] = cancelaciones(app)
-    assert deletreo_de(c.folio) in llamada.dicho
-
-
-def deletreo_de(folio):
-    from ivr.domain.deletreo import deletrear
-
-    return deletrear(folio)
+    assert deletrear(c.folio) in llamada.dicho

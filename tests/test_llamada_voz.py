@@ -7,18 +7,14 @@ import pytest
 from sqlalchemy import select
 
 from ivr import db
-from ivr.models import Cancelacion, Cita, Transferencia
+from ivr.models import Cita, Transferencia
+from tests.test_llamada import cancelaciones
 
 # GOMA850123HDFRRN02, RUPL900704MJCZRS09 and HEGJ700315QX4 as callers say them.
 CURP_GOMEZ = ("mi curp es ge o eme a ochenta y cinco cero uno veintitrés hache de efe erre erre "
               "ene cero dos")
 CURP_RUIZ = "R U P L 90 07 04 M J C Z R S 09"
 RFC_HERNANDEZ = "este… hache e ge jota setenta cero tres quince cu equis cuatro"
-
-
-def cancelaciones(app):
-    with app.app_context():
-        return db.sesion().scalars(select(Cancelacion)).all()
 
 
 def hasta_curp_por_voz(llamada):
