@@ -124,19 +124,26 @@ def reloj():
     return Reloj(AHORA)
 
 
-@pytest.fixture
-def app(tmp_path, reloj):
+def app_sembrada(ruta_db, reloj, **extra):
+    """An app on a fresh SQLite file with the seeded transfers (its Datos in config)."""
     app = create_app({
         "TESTING": True,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/agentes.db",
+        "DATABASE_URL": f"sqlite:///{ruta_db}",
         "TWILIO_AUTH_TOKEN": "t",
         "SECRET_KEY": "k",
         "RELOJ": reloj,
+        **extra,
     })
     with app.app_context():
         Base.metadata.create_all(db.engine_de(app))
         app.config["DATOS"] = sembrar(db.sesion())
         db.confirmar()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path, reloj):
+    app = app_sembrada(tmp_path / "agentes.db", reloj)
     yield app
     db.engine_de(app).dispose()
 

@@ -12,13 +12,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from ivr import create_app, db
-from ivr.models import Base, Cancelacion, Transferencia
-
-try:  # the same data as the test-client tests, however pytest put tests/ on the path
-    from tests.test_agentes import AHORA, CONTRASENA, Reloj, sembrar
-except ModuleNotFoundError:
-    from test_agentes import AHORA, CONTRASENA, Reloj, sembrar
+from ivr import db
+from ivr.models import Cancelacion, Transferencia
+from tests.test_agentes import AHORA, CONTRASENA, Reloj, app_sembrada  # the same data
 
 CHROMIUM = "/usr/bin/chromium"
 # The network is closed: nothing in Chromium may try to reach out.
@@ -36,18 +32,7 @@ pytestmark = [
 
 @pytest.fixture
 def app(tmp_path):
-    app = create_app({
-        "TESTING": True,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/navegador.db",
-        "TWILIO_AUTH_TOKEN": "t",
-        "SECRET_KEY": "k",
-        "RELOJ": Reloj(AHORA),
-        "AGENT_REFRESH_SECONDS": 1,
-    })
-    with app.app_context():
-        Base.metadata.create_all(db.engine_de(app))
-        app.config["DATOS"] = sembrar(db.sesion())
-        db.confirmar()
+    app = app_sembrada(tmp_path / "navegador.db", Reloj(AHORA), AGENT_REFRESH_SECONDS=1)
     yield app
     db.engine_de(app).dispose()
 
