@@ -29,6 +29,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -95,10 +96,8 @@ class Cronometro:
         t0 = time.perf_counter()
         r = fn()
         dt = time.perf_counter() - t0
-        camino = ruta.split("://", 1)[-1]
-        camino = "/" + camino.split("/", 1)[1] if "://" in ruta else camino
         with self._cerrojo:
-            self.tiempos[camino.split("?")[0]].append(dt)
+            self.tiempos[urlsplit(ruta).path].append(dt)
         return r
 
     def post(self, ruta, form, headers=None):

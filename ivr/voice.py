@@ -240,11 +240,9 @@ def status(call_sid: str) -> Response:
         else:
             # The state is gone (a long talk with an agent outlives its TTL): keep what was
             # recorded when the line let the call go, and only say when it ended.
-            previo = db.sesion().get(LlamadaRegistrada, call_sid)
-            registro = repo.registrar_llamada(
-                db.sesion(), call_sid, terminada_en=_ahora(), desde=request.form.get("From"),
-                desenlace=(previo.desenlace if previo and previo.desenlace
-                           else f"colgo_{estado_llamada}"))
+            registro = repo.registrar_llamada(db.sesion(), call_sid, terminada_en=_ahora(),
+                                              desde=request.form.get("From"))
+            registro.desenlace = registro.desenlace or f"colgo_{estado_llamada}"
         desenlace = registro.desenlace
         db.confirmar()
         _store().delete(call_sid)
