@@ -1,0 +1,62 @@
+"""The agents' page (/agent/): its blueprint, the URL table, and init_app.
+
+`acceso` holds login, sessions, hardening and the `ivr create-agent` command; `vistas` the
+list, a transfer's context, the search and the cancel form. Every query is in ivr/repo_agentes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Blueprint
+from flask_wtf.csrf import CSRFError
+
+from ivr.agentes import acceso, vistas
+from ivr.agentes.acceso import crear_agente_command
+
+__all__ = ["bp", "crear_agente_command", "init_app"]
+
+log = logging.getLogger(__name__)
+# Static files live in ivr/static, served under /agent/static.
+bp = Blueprint("agentes", __name__, url_prefix="/agent",
+               static_folder=str(Path(__file__).resolve().parent.parent / "static"),
+               static_url_path="/static")
+
+# One table of every URL of the page (endpoint = the view's name).
+RUTAS = [
+    ("/entrar", acceso.entrar, ["GET", "POST"]),
+    ("/salir", acceso.salir, ["POST"]),
+    ("/", vistas.lista, ["GET"]),
+    ("/transferencias.json", vistas.transferencias_json, ["GET"]),
+    ("/transferencias/<int:transferencia_id>", vistas.detalle, ["GET"]),
+    ("/transferencias/<int:transferencia_id>/buscar", vistas.buscar, ["POST"]),
+    ("/transferencias/<int:transferencia_id>/cancelar", vistas.cancelar, ["POST"]),
+    ("/transferencias/<int:transferencia_id>/atendida", vistas.atendida, ["POST"]),
+]
+for _regla, _vista, _metodos in RUTAS:
+    bp.add_url_rule(_regla, view_func=_vista, methods=_metodos)
+bp.before_request(acceso.guardia)
+bp.after_request(acceso.cabeceras)
+bp.register_error_handler(CSRFError, acceso.csrf_invalido)
+
+
+def init_app(app) -> None:
+    """Register the page with its login, CSRF scoped to its forms, and session hardening."""
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        log.warning("SECRET_KEY no está configurada: se generó una al azar; las sesiones de los "
+                    "agentes no sobreviven a un reinicio ni se comparten entre varios workers")
+    vida = app.config.get("AGENT_SESSION_LIFETIME") or timedelta(hours=8)
+    app.config["AGENT_SESSION_LIFETIME"] = vida
+    app.config.setdefault("AGENT_IDLE_TIMEOUT", timedelta(hours=1))
+    app.config.setdefault("AGENT_REFRESH_SECONDS", 5)
+    app.config["PERMANENT_SESSION_LIFETIME"] = vida
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+    acceso.init_app(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,227 @@
+"""Agents' access: login and logout, session age, CSRF, security headers, `ivr create-agent`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+
+import click
+from flask import (
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.cli import with_appcontext
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ivr import db, repo_agentes
+
+log = logging.getLogger(__name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+PUBLICAS = {"agentes.entrar", "agentes.static"}
+SONDEO = "agentes.transferencias_json"  # polled by the list: not a sign the agent is there
+USUARIO_VALIDO = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
+CONTRASENA_MINIMA = 10
+# Checked when the user doesn't exist, so a wrong user takes as long as a wrong password.
+_HASH_SENUELO = generate_password_hash(secrets.token_hex(16))
+
+
+def init_app(app) -> None:
+    """Attach Flask-Login and CSRF (checked only on this page's forms) to the app."""
+    # Only this blueprint's forms are checked (in guardia): the Twilio webhooks are signed
+    # instead, and a global check would reject them. The token lives as long as the session.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(_cargar_agente)
+    login_manager.unauthorized_handler(_no_autorizado)
+
+
+def ahora() -> datetime:
+    """The app's clock (config["RELOJ"]; the tests move it by hand)."""
+    return current_app.config["RELOJ"]()
+
+
+@dataclass(frozen=True)
+class AgenteActual(UserMixin):
+    """The logged-in agent as Flask-Login sees it."""
+
+    id: int
+    usuario: str
+    sello: str
+
+    def get_id(self) -> str:
+        # The seal changes with the password: resetting it ends the agent's open sessions.
+        return f"{self.id}:{self.sello}"
+
+
+def _sello(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def _cargar_agente(identificador: str) -> AgenteActual | None:
+    ident, _, sello = identificador.partition(":")
+    if not ident.isdigit():
+        return None
+    agente = repo_agentes.agente_por_id(db.sesion(), int(ident))
+    if agente is None or not hmac.compare_digest(_sello(agente.password_hash), sello):
+        return None
+    return AgenteActual(agente.id, agente.usuario, sello)
+
+
+def _no_autorizado():
+    if request.endpoint == SONDEO:
+        return jsonify(error="sesión vencida o no iniciada"), 401
+    flash("Entre con su usuario para ver las transferencias.", "info")
+    session["siguiente"] = request.path
+    return redirect(url_for("agentes.entrar"))
+
+
+def _salir_por_vencimiento():
+    logout_user()
+    session.clear()
+    # Also for the list's polling: its script reloads the page, which lands on the login.
+    flash("Su sesión expiró. Vuelva a entrar.", "info")
+    if request.endpoint == SONDEO:
+        return jsonify(error="sesión vencida"), 401
+    return redirect(url_for("agentes.entrar"))
+
+
+def guardia():
+    """CSRF on every form, then login and the session's age for everything but the login page."""
+    if current_app.config["WTF_CSRF_ENABLED"]:
+        csrf.protect()
+    if request.endpoint in PUBLICAS:
+        return None
+    if not current_user.is_authenticated:
+        return _no_autorizado()
+    instante = ahora().timestamp()
+    inicio = session.get("agente_inicio", 0)
+    activo = session.get("agente_activo", 0)
+    vida = current_app.config["AGENT_SESSION_LIFETIME"].total_seconds()
+    inactividad = current_app.config["AGENT_IDLE_TIMEOUT"].total_seconds()
+    if instante - inicio > vida or instante - activo > inactividad:
+        log.info("sesión de agente vencida: %s", current_user.usuario)
+        return _salir_por_vencimiento()
+    if request.endpoint != SONDEO:
+        session["agente_activo"] = instante
+    return None
+
+
+def cabeceras(respuesta):
+    """Personal data must not stay in caches, frames or referrers."""
+    if request.endpoint != "agentes.static":
+        respuesta.headers["Cache-Control"] = "no-store"
+        respuesta.headers["Pragma"] = "no-cache"
+    respuesta.headers["X-Frame-Options"] = "DENY"
+    respuesta.headers["X-Content-Type-Options"] = "nosniff"
+    respuesta.headers["Referrer-Policy"] = "same-origin"
+    respuesta.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'")
+    return respuesta
+
+
+def csrf_invalido(_error):
+    """A form whose CSRF token is missing or stale: say so in words, 400."""
+    return render_template("agentes/error.html", titulo="Formulario caducado",
+                           mensaje="El formulario caducó o no es válido. Recargue la página y "
+                                   "vuelva a intentarlo."), 400
+
+
+# -- login ---------------------------------------------------------------------------------
+
+
+def _siguiente_seguro(destino: str | None) -> str:
+    """Only a path of this page: never an open redirect."""
+    if destino and destino.startswith("/agent/") and "//" not in destino and "\\" not in destino:
+        return destino
+    return url_for("agentes.lista")
+
+
+def entrar():
+    """The login form; a wrong user or password get the same answer."""
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(url_for("agentes.lista"))
+        return render_template("agentes/entrar.html")
+    usuario = (request.form.get("usuario") or "").strip().lower()
+    contrasena = request.form.get("contrasena") or ""
+    agente = repo_agentes.agente_por_usuario(db.sesion(), usuario) if usuario else None
+    valido = check_password_hash(agente.password_hash if agente else _HASH_SENUELO, contrasena)
+    if not (agente and valido and contrasena):
+        log.warning("entrada de agente rechazada desde %s", request.remote_addr)
+        return render_template("agentes/entrar.html", usuario=usuario,
+                               error="Usuario o contraseña incorrectos.")
+    siguiente = session.pop("siguiente", None)
+    session.clear()  # a fresh session: nothing from before the login survives it
+    session.permanent = True
+    login_user(AgenteActual(agente.id, agente.usuario, _sello(agente.password_hash)))
+    instante = ahora().timestamp()
+    session["agente_inicio"] = instante
+    session["agente_activo"] = instante
+    log.info("agente %s entró", agente.usuario)
+    return redirect(_siguiente_seguro(siguiente))
+
+
+def salir():
+    """Log out and forget everything in the session."""
+    log.info("agente %s salió", current_user.usuario)
+    logout_user()
+    session.clear()
+    flash("Salió de la página de agentes.", "ok")
+    return redirect(url_for("agentes.entrar"))
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+
+@click.command("create-agent")
+@click.argument("usuario")
+@click.option("--password-stdin", is_flag=True,
+              help="Leer la contraseña de la entrada estándar (una línea) en vez de preguntarla.")
+@click.option("--reset", is_flag=True, help="Cambiar la contraseña de un agente que ya existe.")
+@with_appcontext
+def crear_agente_command(usuario: str, password_stdin: bool, reset: bool) -> None:
+    """Create an agent account for the agents' page (the password is stored hashed)."""
+    usuario = usuario.strip().lower()
+    if not USUARIO_VALIDO.match(usuario):
+        raise click.BadParameter("use de 2 a 64 letras sin acentos, dígitos, punto, guion o @",
+                                 param_hint="USUARIO")
+    sesion = db.sesion()
+    agente = repo_agentes.agente_por_usuario(sesion, usuario)
+    if agente is not None and not reset:
+        raise click.ClickException(f"el agente {usuario!r} ya existe (use --reset para cambiar "
+                                   "su contraseña)")
+    if agente is None and reset:
+        raise click.ClickException(f"no existe el agente {usuario!r}")
+    if password_stdin:
+        contrasena = sys.stdin.readline().rstrip("\r\n")
+    else:
+        contrasena = click.prompt("Contraseña", hide_input=True, confirmation_prompt="Repítala")
+    if len(contrasena) < CONTRASENA_MINIMA:
+        raise click.ClickException(f"la contraseña debe tener al menos {CONTRASENA_MINIMA} "
+                                   "caracteres")
+    if agente is None:
+        repo_agentes.crear_agente(sesion, usuario, generate_password_hash(contrasena), ahora())
+    else:
+        agente.password_hash = generate_password_hash(contrasena)
+    db.confirmar()
+    click.echo(f"Agente {usuario!r} {'actualizado' if reset else 'creado'}.")

@@ -1,0 +1,304 @@
+"""The agents' views: the live list of transfers, a transfer's context, search, cancel, handled."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+
+from ivr import db, etiquetas, linea, repo, repo_agentes
+from ivr.agentes.acceso import ahora
+from ivr.models import Derechohabiente, Transferencia
+
+log = logging.getLogger(__name__)
+MEXICO = ZoneInfo("America/Mexico_City")
+LIMITE_LISTA = 200
+SOLICITANTES = {"titular": "El titular", "tercero": "Otra persona a nombre del titular"}
+DOCUMENTO_POR = {"teclado": "con el teclado", "voz": "de viva voz"}
+ESTADOS_CITA = {"agendada": "Agendada", "cancelada": "Cancelada", "atendida": "Atendida"}
+
+
+# -- list ----------------------------------------------------------------------------------
+
+
+def _utc(momento: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes: they were stored in UTC."""
+    if momento is None:
+        return None
+    return momento if momento.tzinfo else momento.replace(tzinfo=UTC)
+
+
+def _hace(momento: datetime, ahora: datetime) -> str:
+    segundos = max(0, int((ahora - momento).total_seconds()))
+    if segundos < 60:
+        return "hace menos de un minuto"
+    if segundos < 3600:
+        minutos = segundos // 60
+        return f"hace {minutos} minuto{'s' if minutos != 1 else ''}"
+    horas = segundos // 3600
+    return f"hace {horas} hora{'s' if horas != 1 else ''}"
+
+
+def _fila(t: Transferencia, ahora: datetime) -> dict:
+    creada = _utc(t.creada_en)
+    local = creada.astimezone(MEXICO)
+    hoy = ahora.astimezone(MEXICO).date()
+    return {
+        "id": t.id,
+        "hora": local.strftime("%H:%M:%S"),
+        "fecha": _hace(creada, ahora) if local.date() == hoy else local.strftime("%d/%m/%Y"),
+        "razon": etiquetas.razon(t.razon),
+        "identificado": bool(t.identificado),
+        "nodo": etiquetas.nodo(t.nodo),
+        "atendida": bool(t.atendida),
+        "atendida_por": t.atendida_por,
+        "conexion": etiquetas.conexion(t.dial_status),
+        "url": url_for("agentes.detalle", transferencia_id=t.id),
+    }
+
+
+def _transferencias() -> tuple[list[dict], int]:
+    sesion = db.sesion()
+    instante = ahora()
+    filas = repo_agentes.transferencias_recientes(sesion, LIMITE_LISTA)
+    return [_fila(t, instante) for t in filas], repo_agentes.contar_pendientes(sesion)
+
+
+def lista():
+    """The live list of transfers, newest first."""
+    filas, pendientes = _transferencias()
+    return render_template("agentes/lista.html", transferencias=filas, pendientes=pendientes,
+                           cada_segundos=current_app.config["AGENT_REFRESH_SECONDS"])
+
+
+def transferencias_json():
+    """The same list for the page's script (no personal data in it)."""
+    filas, pendientes = _transferencias()
+    return jsonify(transferencias=filas, pendientes=pendientes)
+
+
+# -- detail --------------------------------------------------------------------------------
+
+
+def _transferencia(transferencia_id: int) -> Transferencia:
+    t = repo.transferencia_por_id(db.sesion(), transferencia_id)
+    if t is None:
+        abort(404)
+    return t
+
+
+def _contexto(t: Transferencia) -> dict:
+    contexto = getattr(t, "contexto", None)
+    return contexto if isinstance(contexto, dict) else {}
+
+
+def _derechohabiente_id(t: Transferencia) -> int | None:
+    """Who the call is about: identified by the line, or found by this agent in this session."""
+    if t.derechohabiente_id:
+        return t.derechohabiente_id
+    return session.get("encontrados", {}).get(str(t.id))
+
+
+def _nombre_completo(d: Derechohabiente) -> str:
+    return " ".join(p for p in (d.nombre, d.primer_apellido, d.segundo_apellido) if p)
+
+
+def _fecha_larga(d: date) -> str:
+    return format_date(d, "EEEE d 'de' MMMM 'de' y", locale="es_MX")
+
+
+def _horas(inicio: time, fin: time | None) -> str:
+    return inicio.strftime("%H:%M") + (f"–{fin.strftime('%H:%M')}" if fin else "")
+
+
+def _citas(derechohabiente_id: int) -> list[dict]:
+    """All of a derechohabiente's citas, with their unit, state, folio and whether they can go."""
+    sesion = db.sesion()
+    citas = repo_agentes.citas_de(sesion, derechohabiente_id)
+    cancelaciones = repo_agentes.cancelaciones_por_cita(sesion, (c.id for c in citas))
+    unidades = repo_agentes.nombres_de_unidades(sesion, (c.unidad_id for c in citas))
+    cancelables = {c.id for c in repo.citas_cancelables(sesion, derechohabiente_id, ahora())}
+    return [{
+        "id": c.id,
+        "clave": c.clave,
+        "fecha": _fecha_larga(c.fecha),
+        "horas": _horas(c.hora_inicio, c.hora_fin),
+        "unidad": unidades.get(c.unidad_id, ""),
+        "ventanilla": c.ventanilla,
+        "tramite": getattr(c, "tramite", None),
+        "estado": c.estado,
+        "estado_texto": ESTADOS_CITA.get(c.estado, c.estado),
+        "folio": cancelaciones[c.id].folio if c.id in cancelaciones else None,
+        "cancelada_por": cancelaciones[c.id].canal if c.id in cancelaciones else None,
+        "cancelable": c.id in cancelables,
+    } for c in citas]
+
+
+def _vista_detalle(t: Transferencia, *, resultados: list | None = None, busqueda_hecha=False,
+                   documento: str = "", error_busqueda: str | None = None, status: int = 200):
+    sesion = db.sesion()
+    contexto = _contexto(t)
+    llamada = repo_agentes.llamada_por_sid(sesion, t.call_sid) if t.call_sid else None
+    ruta = contexto.get("ruta") or (llamada.ruta if llamada and llamada.ruta else []) or []
+    motivo = contexto.get("motivo") or None
+    dh_id = _derechohabiente_id(t)
+    derechohabiente = repo_agentes.derechohabiente_por_id(sesion, dh_id) if dh_id else None
+    creada = _utc(t.creada_en).astimezone(MEXICO)
+    return render_template(
+        "agentes/detalle.html",
+        t=t,
+        preseleccion={"cita": t.cita_id,
+                      "motivo": motivo.get("codigo") if isinstance(motivo, dict) else None,
+                      "solicitante_tipo": contexto.get("solicitante_tipo"),
+                      "solicitante_nombre": contexto.get("solicitante_nombre") or ""},
+        creada=f"{_fecha_larga(creada.date())}, {creada.strftime('%H:%M:%S')}",
+        razon=etiquetas.razon(t.razon),
+        nodo=etiquetas.nodo(t.nodo),
+        desde=contexto.get("desde") or (llamada.desde if llamada else None),
+        ruta=[etiquetas.nodo(n) for n in ruta],
+        documento_por=DOCUMENTO_POR.get(contexto.get("documento_por") or ""),
+        motivo=motivo.get("texto") if isinstance(motivo, dict) else motivo,
+        solicitante_tipo=SOLICITANTES.get(contexto.get("solicitante_tipo") or ""),
+        solicitante_nombre=contexto.get("solicitante_nombre"),
+        derechohabiente=derechohabiente,
+        nombre=_nombre_completo(derechohabiente) if derechohabiente else None,
+        encontrado_aqui=bool(derechohabiente and not t.derechohabiente_id),
+        citas=_citas(derechohabiente.id) if derechohabiente else [],
+        motivos=linea.actual().flujo.motivos,
+        resultados=[(d, _nombre_completo(d)) for d in resultados or []],
+        busqueda_hecha=busqueda_hecha,
+        documento=documento,
+        error_busqueda=error_busqueda,
+        cancelacion=session.pop("cancelacion", None),
+    ), status
+
+
+def detalle(transferencia_id: int):
+    """A transfer's context: caller, derechohabiente and citas, path, what was captured."""
+    return _vista_detalle(_transferencia(transferencia_id))
+
+
+def _normalizar_documento(texto: str) -> str:
+    return re.sub(r"[\s\-.]", "", texto or "").upper()
+
+
+def buscar(transferencia_id: int):
+    """Find the caller by CURP or RFC (in the form body: personal data never goes in a URL)."""
+    t = _transferencia(transferencia_id)
+    elegido = request.form.get("derechohabiente_id", "")
+    if elegido:
+        if (not elegido.isdigit()
+                or repo_agentes.derechohabiente_por_id(db.sesion(), int(elegido)) is None):
+            abort(400)
+        _recordar_encontrado(t, int(elegido))
+        return redirect(url_for("agentes.detalle", transferencia_id=t.id))
+    documento = _normalizar_documento(request.form.get("documento", ""))
+    if not re.fullmatch(r"[A-ZÑ&0-9]{10,18}", documento):
+        return _vista_detalle(t, documento=documento, status=400,
+                              error_busqueda="Escriba una CURP (18 caracteres) o un RFC "
+                                             "(12 o 13 caracteres).")
+    resultados = _como_lista(repo.buscar_por_documento(db.sesion(), documento))
+    log.info("agente %s buscó un documento en la transferencia %s: %d resultado(s)",
+             current_user.usuario, t.id, len(resultados))
+    if len(resultados) == 1:
+        _recordar_encontrado(t, resultados[0].id)
+        return redirect(url_for("agentes.detalle", transferencia_id=t.id))
+    return _vista_detalle(t, resultados=resultados, busqueda_hecha=True, documento=documento)
+
+
+def _recordar_encontrado(t: Transferencia, derechohabiente_id: int) -> None:
+    """Only ids go in the (signed, not encrypted) session cookie; the last few transfers."""
+    encontrados = {k: v for k, v in session.get("encontrados", {}).items() if k != str(t.id)}
+    encontrados[str(t.id)] = derechohabiente_id
+    session["encontrados"] = dict(list(encontrados.items())[-20:])
+
+
+def _como_lista(encontrado) -> list[Derechohabiente]:
+    if encontrado is None:
+        return []
+    if isinstance(encontrado, Derechohabiente):
+        return [encontrado]
+    return list(encontrado)
+
+
+# -- cancelling and handling ---------------------------------------------------------------
+
+
+def cancelar(transferencia_id: int):
+    """Cancel a cita for the caller: a confirmation first, then the phone's atomic cancel."""
+    t = _transferencia(transferencia_id)
+    sesion = db.sesion()
+    cita_id = request.form.get("cita_id", "")
+    if not cita_id:
+        flash("Elija la cita que se va a cancelar.", "error")
+        return redirect(url_for("agentes.detalle", transferencia_id=t.id))
+    cita = repo_agentes.cita_por_id(sesion, int(cita_id)) if cita_id.isdigit() else None
+    if cita is None or cita.derechohabiente_id != _derechohabiente_id(t):
+        abort(400)  # not one of this caller's citas: a forged form, not a slip
+    motivos = {str(m["codigo"]): m for m in linea.actual().flujo.motivos}
+    motivo = motivos.get(request.form.get("motivo", ""))
+    tipo = request.form.get("solicitante_tipo", "")
+    nombre = " ".join((request.form.get("solicitante_nombre") or "").split())[:120]
+    detalle_motivo = " ".join((request.form.get("motivo_detalle") or "").split())[:200]
+    problemas = []
+    if motivo is None:
+        problemas.append("Elija el motivo de la cancelación.")
+    if tipo not in SOLICITANTES:
+        problemas.append("Indique quién pide la cancelación.")
+    if tipo == "tercero" and not nombre:
+        problemas.append("Escriba el nombre de la persona que pide la cancelación.")
+    if problemas:
+        for p in problemas:
+            flash(p, "error")
+        return redirect(url_for("agentes.detalle", transferencia_id=t.id))
+    texto_motivo = f"{motivo['texto']}: {detalle_motivo}" if detalle_motivo else motivo["texto"]
+    datos = {"cita_id": cita.id, "motivo": motivo["codigo"], "motivo_detalle": detalle_motivo,
+             "solicitante_tipo": tipo, "solicitante_nombre": nombre if tipo == "tercero" else ""}
+    if request.form.get("confirmado") != "si":
+        return render_template("agentes/confirmar.html", t=t, datos=datos,
+                               fecha=_fecha_larga(cita.fecha),
+                               horas=_horas(cita.hora_inicio, cita.hora_fin), clave=cita.clave,
+                               motivo=texto_motivo, solicitante=SOLICITANTES[tipo],
+                               solicitante_nombre=datos["solicitante_nombre"])
+    resultado = repo.cancelar_cita(
+        sesion, cita.id,
+        solicitante_tipo=tipo,
+        solicitante_nombre=datos["solicitante_nombre"] or None,
+        motivo_codigo=motivo["codigo"],
+        motivo_texto=texto_motivo,
+        canal="agente",
+        call_sid=t.call_sid,
+        ahora=ahora(),
+    )
+    db.confirmar()
+    log.info("agente %s, transferencia %s, cita %s: %s folio=%s", current_user.usuario, t.id,
+             cita.id, resultado.resultado, resultado.folio)
+    # Shown once, big, on the detail page the browser is sent to (never in the URL).
+    session["cancelacion"] = {"resultado": resultado.resultado, "folio": resultado.folio,
+                              "clave": cita.clave}
+    return redirect(url_for("agentes.detalle", transferencia_id=t.id))
+
+
+def atendida(transferencia_id: int):
+    """Mark the transfer handled by this agent."""
+    t = _transferencia(transferencia_id)
+    repo_agentes.marcar_atendida(db.sesion(), t, current_user.usuario)
+    db.confirmar()
+    log.info("agente %s atendió la transferencia %s", current_user.usuario, t.id)
+    flash("Transferencia marcada como atendida.", "ok")
+    return redirect(url_for("agentes.detalle", transferencia_id=t.id))

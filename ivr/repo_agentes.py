@@ -1,0 +1,102 @@
+"""Repository of the agents' page: accounts, the transfers list, a caller's citas and records.
+
+Kept apart from ivr/repo.py (the phone line's lookups and the atomic cancellation) so that the
+page's queries have one home. Functions take the session first and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ivr.models import Agente, Cancelacion, Cita, Derechohabiente, Llamada, Transferencia, Unidad
+
+# -- accounts ------------------------------------------------------------------------------
+
+
+def agente_por_id(session: Session, agente_id: int) -> Agente | None:
+    """The agent with this id, if any."""
+    return session.get(Agente, agente_id)
+
+
+def agente_por_usuario(session: Session, usuario: str) -> Agente | None:
+    """The agent with this (already normalised) user name, if any."""
+    return session.scalar(select(Agente).where(Agente.usuario == usuario))
+
+
+def crear_agente(session: Session, usuario: str, password_hash: str,
+                 creado_en: datetime) -> Agente:
+    """Add an agent account; flushed, so it has its id."""
+    agente = Agente(usuario=usuario, password_hash=password_hash, creado_en=creado_en)
+    session.add(agente)
+    session.flush()
+    return agente
+
+
+# -- transfers -----------------------------------------------------------------------------
+
+
+def transferencias_recientes(session: Session, limite: int) -> list[Transferencia]:
+    """The latest transfers, newest first."""
+    return list(session.scalars(
+        select(Transferencia)
+        .order_by(Transferencia.creada_en.desc(), Transferencia.id.desc())
+        .limit(limite)))
+
+
+def contar_pendientes(session: Session) -> int:
+    """How many transfers no agent has marked handled yet."""
+    return session.scalar(select(func.count()).select_from(Transferencia)
+                          .where(Transferencia.atendida.is_not(True))) or 0
+
+
+def marcar_atendida(session: Session, transferencia: Transferencia, usuario: str) -> None:
+    """Record that this agent handled the transfer."""
+    transferencia.atendida = True
+    transferencia.atendida_por = usuario
+    session.flush()
+
+
+def llamada_por_sid(session: Session, call_sid: str) -> Llamada | None:
+    """The call record with this CallSid, if any."""
+    return session.get(Llamada, call_sid)
+
+
+# -- a caller and their citas --------------------------------------------------------------
+
+
+def derechohabiente_por_id(session: Session, derechohabiente_id: int) -> Derechohabiente | None:
+    """The derechohabiente with this id, if any."""
+    return session.get(Derechohabiente, derechohabiente_id)
+
+
+def cita_por_id(session: Session, cita_id: int) -> Cita | None:
+    """The cita with this id, if any."""
+    return session.get(Cita, cita_id)
+
+
+def citas_de(session: Session, derechohabiente_id: int) -> list[Cita]:
+    """All of a derechohabiente's citas, whatever their state, in date order."""
+    return list(session.scalars(
+        select(Cita).where(Cita.derechohabiente_id == derechohabiente_id)
+        .order_by(Cita.fecha, Cita.hora_inicio)))
+
+
+def cancelaciones_por_cita(session: Session, cita_ids: Iterable[int]) -> dict[int, Cancelacion]:
+    """The cancellations of these citas, by cita id."""
+    ids = set(cita_ids)
+    if not ids:
+        return {}
+    return {c.cita_id: c for c in session.scalars(
+        select(Cancelacion).where(Cancelacion.cita_id.in_(ids)))}
+
+
+def nombres_de_unidades(session: Session, unidad_ids: Iterable[int]) -> dict[int, str]:
+    """The names of these units, by id."""
+    ids = set(unidad_ids)
+    if not ids:
+        return {}
+    return {u.id: u.nombre for u in session.scalars(select(Unidad).where(Unidad.id.in_(ids)))}
