@@ -26,11 +26,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Alembic narrates every plugin it loads; `ivr db upgrade` says the outcome itself.
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from ivr import agentes, db, linea, store, voice
+    from ivr import agentes, db, grabaciones, linea, store, voice
 
     db.init_app(app)
     store.init_app(app)
     linea.init_app(app)
     voice.init_app(app)
+    grabaciones.init_app(app)
     agentes.init_app(app)
     return app

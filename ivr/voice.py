@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 from ivr import acciones, db, dialog, etiquetas, linea, repo
@@ -54,8 +53,6 @@ def _url_firmada() -> str:
 @bp.before_request
 def _verificar_firma():
     """Unsigned or badly signed requests get 403 before anything is read or written."""
-    if request.endpoint == "voice.audio":
-        return None
     token = current_app.config.get("TWILIO_AUTH_TOKEN")
     firma = request.headers.get("X-Twilio-Signature", "")
     if not token or not firma:
@@ -403,10 +400,3 @@ def nodo(call_sid: str, nodo: str) -> Response:
     tipo = "teclas" if entrada.digitos else ("voz" if entrada.habla else "silencio")
     estado, salida = dialog.paso(ln.flujo, estado, entrada, acciones.para(_contexto()))
     return _responder(call_sid, estado, salida, tipo)
-
-
-@bp.get("/audio/<idioma>/<archivo>", endpoint="audio")
-def audio(idioma: str, archivo: str) -> Response:
-    """Recorded prompts for <Play> (public content, fetched by Twilio without a signature)."""
-    carpeta = Path(current_app.config["PROMPTS_DIR"]) / idioma
-    return send_from_directory(carpeta, archivo)
