@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Alembic narrates every plugin it loads; `ivr db upgrade` says the outcome itself.
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from ivr import agentes, db, grabaciones, linea, store, voice
+    from ivr import agentes, db, grabaciones, linea, metricas, salud, store, voice
 
     db.init_app(app)
     store.init_app(app)
@@ -34,4 +34,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     voice.init_app(app)
     grabaciones.init_app(app)
     agentes.init_app(app)
+    salud.init_app(app)
+    metricas.init_app(app)
     return app

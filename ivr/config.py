@@ -26,6 +26,7 @@ def desde_entorno(environ=os.environ) -> dict:
         "FLOW_FILE": environ.get("FLOW_FILE") or str(RAIZ / "flows" / "cancelacion.yaml"),
         "PROMPTS_DIR": environ.get("PROMPTS_DIR") or str(RAIZ / "audio_prompts"),
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
+        "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
         "RELOJ": lambda: datetime.now(UTC),
     }
 

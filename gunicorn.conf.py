@@ -1,0 +1,26 @@
+"""gunicorn's settings for the web process (read from the working directory by the Procfile's
+`gunicorn`): Prometheus counts of every worker add up in one directory."""
+
+import os
+import shutil
+import tempfile
+
+
+def on_starting(server):
+    """Before any worker starts: a clean multiprocess directory (counts of a previous run would
+    be added to this one's), created when PROMETHEUS_MULTIPROC_DIR names none."""
+    directorio = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directorio:
+        directorio = tempfile.mkdtemp(prefix="ivr-metricas-")
+        # Workers are forked after this and inherit it; prometheus-client reads it on import.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directorio
+    shutil.rmtree(directorio, ignore_errors=True)
+    os.makedirs(directorio, exist_ok=True)
+    server.log.info("métricas de los workers en %s", directorio)
+
+
+def child_exit(server, worker):
+    """A worker ended: its live gauges no longer count (its counters still do)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,182 @@
+"""Prometheus metrics: what is counted, and `/metrics` for a scraper holding METRICS_TOKEN.
+
+Under gunicorn each worker is its own process: with PROMETHEUS_MULTIPROC_DIR set (the
+gunicorn config does it) every worker writes its counts to files there and a scrape adds them
+up (prometheus-client's multiprocess mode). Without it (`ivr run`, `ivr call`, the tests) the
+counts live in this process.
+
+Calls, cancellations and transfers are counted from what the database commits (session
+events), so every path that records one — the phone, the agents' page — counts it once, and
+a rolled-back transaction counts nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import event, inspect
+
+from ivr.models import Cancelacion, Llamada, Transferencia
+
+bp = Blueprint("metricas", __name__)
+# The `_created` series exist only in single-process mode: without them the scrape reads the
+# same under gunicorn and in development.
+disable_created_metrics()
+
+WEBHOOK_SEGUNDOS = Histogram(
+    "ivr_webhook_seconds", "Tiempo de respuesta de cada webhook de Twilio, por nodo.", ["nodo"],
+    # Twilio waits 15 s; our webhooks take milliseconds: the buckets look where it matters.
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0))
+LLAMADAS = Counter("ivr_llamadas", "Llamadas terminadas, por desenlace.", ["desenlace"])
+CANCELACIONES = Counter("ivr_cancelaciones", "Citas canceladas, por canal.", ["canal"])
+TRANSFERENCIAS = Counter("ivr_transferencias", "Transferencias a agentes, por razón.", ["razon"])
+
+_PENDIENTES = "ivr_metricas_pendientes"  # session.info key: counts waiting for the commit
+
+
+def init_app(app: Flask) -> None:
+    """Time the voice webhooks, count what the app's sessions commit, serve /metrics."""
+    from ivr import db
+
+    app.before_request(_empezar)
+    app.teardown_request(_medir)
+    fabrica = db.sessionmaker_de(app)
+    event.listen(fabrica, "after_flush", _anotar)
+    event.listen(fabrica, "after_commit", _contar)
+    event.listen(fabrica, "after_rollback", _olvidar)
+    app.register_blueprint(bp)
+
+
+# -- webhook latency ---------------------------------------------------------------------------
+
+
+def _empezar() -> None:
+    if request.blueprint == "voice":
+        g.ivr_inicio = time.perf_counter()
+
+
+def _medir(_error: BaseException | None = None) -> None:
+    inicio = g.pop("ivr_inicio", None)
+    if inicio is not None:
+        WEBHOOK_SEGUNDOS.labels(nodo=_nodo()).observe(time.perf_counter() - inicio)
+
+
+def _nodo() -> str:
+    """The label of this webhook: the flow node, or the webhook's name. Bounded: a node that
+    is not in the flow (someone probing /voice/xyz) is 'desconocido'."""
+    from ivr import linea
+
+    nodo = (request.view_args or {}).get("nodo")
+    if nodo is None:
+        return (request.endpoint or "desconocido").rsplit(".", 1)[-1]
+    return nodo if nodo in linea.actual().flujo.nodos else "desconocido"
+
+
+# -- what the database commits -----------------------------------------------------------------
+
+
+def _anotar(session, _contexto) -> None:
+    """After each flush: note the cancellations and transfers inserted and the calls that just
+    ended; they are counted only if the transaction commits."""
+    pendientes = session.info.setdefault(_PENDIENTES, {"cancelaciones": [], "transferencias": [],
+                                                      "llamadas": {}})
+    for objeto in session.new:
+        if isinstance(objeto, Cancelacion):
+            pendientes["cancelaciones"].append(objeto.canal)
+        elif isinstance(objeto, Transferencia):
+            pendientes["transferencias"].append(objeto.razon)
+    for objeto in list(session.new) + list(session.dirty):
+        if not isinstance(objeto, Llamada):
+            continue
+        terminada = inspect(objeto).attrs.terminada_en.history
+        if terminada.added and terminada.added[0] is not None and not any(terminada.deleted):
+            pendientes["llamadas"][objeto.call_sid] = objeto.desenlace
+        elif objeto.call_sid in pendientes["llamadas"]:
+            # The outcome may be written after the end time, in the same transaction.
+            pendientes["llamadas"][objeto.call_sid] = objeto.desenlace
+
+
+def _contar(session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outer transaction may still roll back
+    pendientes = session.info.pop(_PENDIENTES, None)
+    if not pendientes:
+        return
+    for canal in pendientes["cancelaciones"]:
+        CANCELACIONES.labels(canal=canal).inc()
+    for razon in pendientes["transferencias"]:
+        TRANSFERENCIAS.labels(razon=razon).inc()
+    for desenlace in pendientes["llamadas"].values():
+        LLAMADAS.labels(desenlace=desenlace or "desconocido").inc()
+
+
+def _olvidar(session) -> None:
+    if session.in_nested_transaction():
+        return  # only the savepoint's work is undone (a failed flush noted nothing)
+    session.info.pop(_PENDIENTES, None)
+
+
+# -- the scrape --------------------------------------------------------------------------------
+
+
+class _OutboxPendientes:
+    """`ivr_outbox_pendientes`, read from the database at scrape time (a count kept in each
+    worker's memory would be wrong as soon as another process delivers an event)."""
+
+    def __init__(self, contar):
+        self.contar = contar
+
+    def collect(self):
+        familia = GaugeMetricFamily("ivr_outbox_pendientes",
+                                    "Eventos del outbox que esperan ser entregados.")
+        familia.add_metric([], self.contar())
+        yield familia
+
+
+def registro_de_scrape(contar_pendientes=None) -> CollectorRegistry:
+    """What one scrape reads: every worker's counts (multiprocess) or this process's, and the
+    gauges computed now."""
+    registro = CollectorRegistry()
+    directorio = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directorio:
+        MultiProcessCollector(registro, path=directorio)
+    else:
+        registro.register(_Proceso())
+    if contar_pendientes is not None:
+        registro.register(_OutboxPendientes(contar_pendientes))
+    return registro
+
+
+class _Proceso:
+    """This process's default registry, as one collector."""
+
+    def collect(self):
+        return REGISTRY.collect()
+
+
+def _autorizado() -> bool:
+    token = current_app.config.get("METRICS_TOKEN")
+    dado = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(dado.encode(), f"Bearer {token}".encode())
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """The Prometheus text format; 404 to anyone without the bearer token (no hint it exists)."""
+    if not _autorizado():
+        abort(404)
+    return Response(generate_latest(registro_de_scrape()), content_type=CONTENT_TYPE_LATEST)
