@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ivr import repo
 from ivr.dialog import Accion, Entrada, Resultado
 from ivr.domain import deletreo, fechas, habla
+from ivr.estado import Estado
 from ivr.flows import Flujo
 from ivr.models import Cita, Derechohabiente, Unidad
 
@@ -58,11 +59,13 @@ def _inicio(cita: Cita) -> datetime:
 
 
 def _solo_teclas(digitos: str) -> str | None:
-    return digitos if digitos.isdigit() else None
+    # ASCII digits only: str.isdigit() also accepts "²" and other scripts' digits.
+    return digitos if digitos.isascii() and digitos.isdigit() else None
 
 
 @accion("identificar_documento", {"encontrado", "no_encontrado", "invalido"})
-def identificar_documento(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+def identificar_documento(ctx: Contexto, estado: Estado, entrada: Entrada,
+                          flujo: Flujo) -> Resultado:
     """CURP or RFC, keyed in (keypad form, 18 or 13 keys) or spoken (must validate)."""
     if entrada.digitos:
         teclas = _solo_teclas(entrada.digitos)
@@ -84,10 +87,10 @@ def identificar_documento(ctx: Contexto, estado: dict, entrada: Entrada, flujo: 
 
 @accion("verificar_apellido", {"una_cita", "varias_citas", "sin_cita", "no_coincide", "ambiguo",
                                "invalido"})
-def verificar_apellido(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+def verificar_apellido(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> Resultado:
     """First surname, keyed or spoken, compared only with the people the CURP/RFC matched."""
     sesion = ctx.sesion()
-    candidatos = [sesion.get(Derechohabiente, i) for i in estado.get("candidatos", [])]
+    candidatos = [sesion.get(Derechohabiente, i) for i in estado.candidatos]
     candidatos = [c for c in candidatos if c is not None]
     if entrada.digitos:
         teclas = _solo_teclas(entrada.digitos)
@@ -112,9 +115,9 @@ def verificar_apellido(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flu
 
 
 @accion("listar_citas", {"una_cita", "sin_cita"})
-def listar_citas(ctx: Contexto, estado: dict, entrada: Entrada | None, flujo: Flujo) -> Resultado:
+def listar_citas(ctx: Contexto, estado: Estado, entrada: Entrada | None, flujo: Flujo) -> Resultado:
     """The caller's cancellable citas in date order, one key each (read fresh from the agenda)."""
-    citas = repo.citas_cancelables(ctx.sesion(), estado["derechohabiente_id"], ctx.ahora)
+    citas = repo.citas_cancelables(ctx.sesion(), estado.derechohabiente_id, ctx.ahora)
     citas = citas[:MAX_CITAS_LISTADAS]
     if not citas:
         return Resultado("sin_cita", estado={"citas": []})
@@ -130,25 +133,25 @@ def listar_citas(ctx: Contexto, estado: dict, entrada: Entrada | None, flujo: Fl
 
 
 @accion("elegir_cita", {"elegida", "invalido"})
-def elegir_cita(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+def elegir_cita(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> Resultado:
     """Which of the listed citas: its key, or "la primera", "la dos"…"""
-    ids = estado.get("citas", [])
+    ids = estado.citas
     if entrada.digitos:
         tecla = entrada.digitos
     else:
         opciones = {str(i): [ORDINALES[i - 1], f"la {ORDINALES[i - 1]}"]
                     for i in range(1, len(ids) + 1)}
         tecla = habla.entender_opcion(entrada.habla or "", opciones)
-    if not tecla or not tecla.isdigit() or not 1 <= int(tecla) <= len(ids):
+    if not tecla or not _solo_teclas(tecla) or not 1 <= int(tecla) <= len(ids):
         return Resultado("invalido")
     return Resultado("elegida", estado={"cita_id": ids[int(tecla) - 1]})
 
 
 @accion("leer_cita", {"sin_cita"})
-def leer_cita(ctx: Contexto, estado: dict, entrada: Entrada | None, flujo: Flujo) -> Resultado:
+def leer_cita(ctx: Contexto, estado: Estado, entrada: Entrada | None, flujo: Flujo) -> Resultado:
     """The read-back of the chosen cita, with the 36-hour reminder when it is close."""
     sesion = ctx.sesion()
-    cita = sesion.get(Cita, estado["cita_id"])
+    cita = sesion.get(Cita, estado.cita_id)
     if cita is None or cita.estado != "agendada" or _inicio(cita) <= ctx.ahora:
         return Resultado("sin_cita")
     unidad = sesion.get(Unidad, cita.unidad_id)
@@ -165,7 +168,7 @@ def leer_cita(ctx: Contexto, estado: dict, entrada: Entrada | None, flujo: Flujo
 
 
 @accion("capturar_nombre", {"capturado", "invalido"})
-def capturar_nombre(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+def capturar_nombre(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> Resultado:
     """The third party's full name, stored as said."""
     nombre = habla.entender_nombre(entrada.habla or "") if entrada.habla else None
     if not nombre:
@@ -174,14 +177,15 @@ def capturar_nombre(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo)
 
 
 @accion("listar_motivos")
-def listar_motivos(ctx: Contexto, estado: dict, entrada: Entrada | None, flujo: Flujo) -> Resultado:
+def listar_motivos(ctx: Contexto, estado: Estado, entrada: Entrada | None,
+                   flujo: Flujo) -> Resultado:
     """The motivos of the flow data, one key each."""
     return Resultado(params={"motivos": [{"texto": m["texto"], "tecla": str(m["codigo"])}
                                          for m in flujo.motivos]})
 
 
 @accion("elegir_motivo", {"elegido", "invalido"})
-def elegir_motivo(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+def elegir_motivo(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> Resultado:
     """A motivo by its key, or by meaning from free speech (anything else is "Otro motivo")."""
     if entrada.digitos:
         motivo = next((m for m in flujo.motivos if str(m["codigo"]) == entrada.digitos), None)
@@ -194,26 +198,26 @@ def elegir_motivo(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -
 
 
 @accion("resumir_cancelacion")
-def resumir_cancelacion(ctx: Contexto, estado: dict, entrada: Entrada | None,
+def resumir_cancelacion(ctx: Contexto, estado: Estado, entrada: Entrada | None,
                         flujo: Flujo) -> Resultado:
     """What is about to be cancelled, and why, for the confirmation."""
-    cita = ctx.sesion().get(Cita, estado["cita_id"])
+    cita = ctx.sesion().get(Cita, estado.cita_id)
     return Resultado(params={"fecha": fechas.dia_y_fecha(cita.fecha),
-                             "motivo": estado["motivo"]["texto"]})
+                             "motivo": estado.motivo["texto"]})
 
 
 @accion("cancelar", {"cancelada", "ya_cancelada", "no_cancelable"})
-def cancelar(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Resultado:
+def cancelar(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> Resultado:
     """Cancel the cita atomically; a repeated confirmation gets the same folio."""
     resultado = repo.cancelar_cita(
         ctx.sesion(),
-        estado["cita_id"],
-        solicitante_tipo=estado.get("solicitante_tipo", "titular"),
-        solicitante_nombre=estado.get("solicitante_nombre"),
-        motivo_codigo=estado["motivo"]["codigo"],
-        motivo_texto=estado["motivo"]["texto"],
+        estado.cita_id,
+        solicitante_tipo=estado.solicitante_tipo or "titular",
+        solicitante_nombre=estado.solicitante_nombre,
+        motivo_codigo=estado.motivo["codigo"],
+        motivo_texto=estado.motivo["texto"],
         canal="ivr",
-        call_sid=estado["call_sid"],
+        call_sid=estado.call_sid,
         ahora=ctx.ahora,
     )
     params = {"folio": deletreo.deletrear(resultado.folio)} if resultado.folio else {}
@@ -221,10 +225,10 @@ def cancelar(ctx: Contexto, estado: dict, entrada: Entrada, flujo: Flujo) -> Res
 
 
 @accion("buscar_ultima_cancelacion")
-def buscar_ultima_cancelacion(ctx: Contexto, estado: dict, entrada: Entrada | None,
+def buscar_ultima_cancelacion(ctx: Contexto, estado: Estado, entrada: Entrada | None,
                               flujo: Flujo) -> Resultado:
     """The folio of the caller's last cancelled cita, to say it when there is nothing to cancel."""
-    if not estado.get("derechohabiente_id"):
+    if not estado.derechohabiente_id:
         return Resultado()
-    ultima = repo.ultima_cancelacion(ctx.sesion(), estado["derechohabiente_id"])
+    ultima = repo.ultima_cancelacion(ctx.sesion(), estado.derechohabiente_id)
     return Resultado(params={"folio": deletreo.deletrear(ultima.folio) if ultima else ""})

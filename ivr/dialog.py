@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ivr.domain import habla
+from ivr.estado import Estado
 from ivr.flows import Destino, Flujo, Nodo, Prompt
 
 
@@ -66,57 +67,49 @@ class Resultado:
 
     salida: str | None = None
     params: dict = field(default_factory=dict)
-    estado: dict = field(default_factory=dict)
+    estado: Estado = field(default_factory=dict)
 
 
-Accion = Callable[[dict, Entrada | None, Flujo], Resultado]
+Accion = Callable[[Estado, Entrada | None, Flujo], Resultado]
 
 
-def estado_inicial(call_sid: str, desde: str | None = None) -> dict:
+def estado_inicial(call_sid: str, desde: str | None = None) -> Estado:
     """A fresh call state."""
-    return {
-        "call_sid": call_sid,
-        "desde": desde,
-        "nodo": None,
-        "intentos": 0,
-        "fallos_identidad": 0,
-        "params": {},
-        "ruta": [],
-    }
+    return Estado(call_sid=call_sid, desde=desde)
 
 
-def iniciar(flujo: Flujo, estado: dict, acciones: Mapping[str, Accion]) -> tuple[dict, Salida]:
+def iniciar(flujo: Flujo, estado: Estado, acciones: Mapping[str, Accion]) -> tuple[Estado, Salida]:
     """The answer to a new call: enter the first node."""
     estado = copy.deepcopy(estado)
     return estado, _entrar(flujo, estado, flujo.inicio, [], acciones)
 
 
 def paso(
-    flujo: Flujo, estado: dict, entrada: Entrada, acciones: Mapping[str, Accion]
-) -> tuple[dict, Salida]:
+    flujo: Flujo, estado: Estado, entrada: Entrada, acciones: Mapping[str, Accion]
+) -> tuple[Estado, Salida]:
     """Process the caller's answer at the current node."""
     estado = copy.deepcopy(estado)
-    nodo = flujo.nodos[estado["nodo"]]
+    nodo = flujo.nodos[estado.nodo]
     if entrada.vacia:
         return estado, _fallo(flujo, estado, nodo, "no_escuche")
     tecla = _tecla_global(flujo, entrada)
     if tecla == "0":
         return estado, _transferir(estado, nodo, "pidio_agente", [])
     if tecla == "*":
-        estado["intentos"] = 0  # a valid answer: the count of failed tries starts again
+        estado.intentos = 0  # a valid answer: the count of failed tries starts again
         return estado, _repetir(flujo, estado, nodo, [])
     if nodo.tipo == "menu":
         opcion = _opcion(nodo, entrada)
         if opcion is None:
             return estado, _fallo(flujo, estado, nodo, "no_entendi")
-        estado.update(opcion.guardar)
+        estado.cambiar(opcion.guardar)
         if opcion.mensaje:
-            estado["intentos"] = 0
+            estado.intentos = 0
             return estado, _repetir(flujo, estado, nodo, [Decir(opcion.mensaje)])
         if opcion.accion:
             return estado, _aplicar(flujo, estado, nodo, acciones[opcion.accion](
                 estado, entrada, flujo), acciones)
-        return estado, _ir(flujo, estado, nodo, opcion.destino, estado["params"], [], acciones)
+        return estado, _ir(flujo, estado, nodo, opcion.destino, estado.params, [], acciones)
     return estado, _aplicar(flujo, estado, nodo, acciones[nodo.accion](estado, entrada, flujo),
                             acciones)
 
@@ -139,20 +132,20 @@ def _opcion(nodo: Nodo, entrada: Entrada):
     return nodo.opciones.get(tecla) if tecla else None
 
 
-def _aplicar(flujo: Flujo, estado: dict, nodo: Nodo, resultado: Resultado,
+def _aplicar(flujo: Flujo, estado: Estado, nodo: Nodo, resultado: Resultado,
              acciones: Mapping[str, Accion]) -> Salida:
-    estado.update(resultado.estado)
+    estado.cambiar(resultado.estado)
     destino = nodo.resultados[resultado.salida]
-    params = {**estado["params"], **resultado.params}
+    params = {**estado.params, **resultado.params}
     return _ir(flujo, estado, nodo, destino, params, [], acciones)
 
 
-def _ir(flujo: Flujo, estado: dict, nodo: Nodo, destino: Destino, params: dict,
+def _ir(flujo: Flujo, estado: Estado, nodo: Nodo, destino: Destino, params: dict,
         previos: list[Decir], acciones: Mapping[str, Accion]) -> Salida:
     decir = previos + [Decir(p, params) for p in destino.decir]
     if destino.fallo_identidad:
-        estado["fallos_identidad"] += 1
-        if estado["fallos_identidad"] >= flujo.max_fallos_identidad:
+        estado.fallos_identidad += 1
+        if estado.fallos_identidad >= flujo.max_fallos_identidad:
             return _transferir(estado, nodo, "identificacion_fallida", decir)
     if destino.no_entendido:
         return _fallo(flujo, estado, nodo, "no_entendi")
@@ -161,48 +154,49 @@ def _ir(flujo: Flujo, estado: dict, nodo: Nodo, destino: Destino, params: dict,
     if destino.agente:
         return _transferir(estado, nodo, destino.agente, decir)
     if destino.fin:
-        estado["desenlace"] = destino.fin
+        estado.desenlace = destino.fin
         return Salida(tuple(decir + [Decir(destino.fin, params)]), Colgar())
     return _entrar(flujo, estado, destino.ir, decir, acciones)
 
 
-def _entrar(flujo: Flujo, estado: dict, nid: str, previos: list[Decir],
+def _entrar(flujo: Flujo, estado: Estado, nid: str, previos: list[Decir],
             acciones: Mapping[str, Accion]) -> Salida:
     nodo = flujo.nodos[nid]
-    estado["nodo"] = nid
-    estado["intentos"] = 0
-    estado["ruta"].append(nid)
+    estado.nodo = nid
+    estado.intentos = 0
+    estado.ruta.append(nid)
     params: dict = {}
     if nodo.al_entrar:
         resultado = acciones[nodo.al_entrar](estado, None, flujo)
-        estado.update(resultado.estado)
+        estado.cambiar(resultado.estado)
         if resultado.salida:
             return _ir(flujo, estado, nodo, nodo.resultados[resultado.salida],
                        resultado.params, previos, acciones)
         params = resultado.params
-    estado["params"] = params
+    estado.params = params
     return Salida(tuple(previos + _expandir(nodo.prompt, params)), Escuchar(nid, nodo.gather))
 
 
-def _repetir(flujo: Flujo, estado: dict, nodo: Nodo, previos: list[Decir]) -> Salida:
-    decir = previos + _expandir(nodo.repetir, estado["params"])
+def _repetir(flujo: Flujo, estado: Estado, nodo: Nodo, previos: list[Decir]) -> Salida:
+    decir = previos + _expandir(nodo.repetir, estado.params)
     return Salida(tuple(decir), Escuchar(nodo.id, nodo.gather))
 
 
-def _fallo(flujo: Flujo, estado: dict, nodo: Nodo, que_paso: str) -> Salida:
-    estado["intentos"] += 1
-    if estado["intentos"] >= flujo.max_intentos:
+def _fallo(flujo: Flujo, estado: Estado, nodo: Nodo, que_paso: str) -> Salida:
+    estado.intentos += 1
+    if estado.intentos >= flujo.max_intentos:
         return _transferir(estado, nodo, "reintentos_agotados", [])
-    if estado["intentos"] == 1:
-        decir = [Decir(que_paso)] + _expandir(nodo.repetir, estado["params"])
+    if estado.intentos == 1:
+        decir = [Decir(que_paso)] + _expandir(nodo.repetir, estado.params)
     else:
-        decir = _expandir(nodo.ayuda, estado["params"])
+        decir = _expandir(nodo.ayuda, estado.params)
     return Salida(tuple(decir), Escuchar(nodo.id, nodo.gather))
 
 
-def _transferir(estado: dict, nodo: Nodo, razon: str, decir: list[Decir]) -> Salida:
-    estado["transferencia"] = {"razon": razon, "nodo": nodo.id}
-    estado["desenlace"] = "transferida"
+def _transferir(estado: Estado, nodo: Nodo, razon: str, decir: list[Decir]) -> Salida:
+    estado.razon = razon
+    estado.nodo_transferencia = nodo.id
+    estado.desenlace = "transferida"
     return Salida(tuple(decir), Transferir(razon))
 
 

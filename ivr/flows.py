@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from ivr.estado import CAMPOS as CAMPOS_ESTADO
+
 TIPOS_NODO = {"menu", "captura"}
 TECLAS_MENU = set("0123456789*#")
 DESTINO_TEXTO = re.compile(r"^(?:(agente|fin):)?([a-z0-9_]+)$")
@@ -291,6 +293,9 @@ def validar(flujo: Flujo, prompts: set[str], acciones: Mapping[str, Set[str]]) -
                 problemas.append(f"nodo {nodo.id}: la acción {nombre} puede dar {salida!r} "
                                  "y no hay resultado para eso")
         for op in nodo.opciones.values():
+            for campo in sorted(set(op.guardar) - CAMPOS_ESTADO):
+                problemas.append(f"nodo {nodo.id}: la opción {op.tecla} guarda {campo!r}, "
+                                 "que no es un campo del estado de la llamada")
             if op.accion and not nodo.resultados:
                 problemas.append(
                     f"nodo {nodo.id}: la opción {op.tecla} tiene acción sin resultados")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 
 import redis
+
+from ivr.estado import Estado
 
 log = logging.getLogger(__name__)
 PREFIJO = "ivr:llamada:"
@@ -26,18 +27,18 @@ class RedisStore:
             url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
         )
 
-    def get(self, call_sid: str) -> dict | None:
+    def get(self, call_sid: str) -> Estado | None:
         """The call's state, or None if there is none (new call, or expired)."""
         try:
             valor = self.cliente.get(PREFIJO + call_sid)
         except redis.RedisError as e:
             raise StoreError(f"Redis no responde: {type(e).__name__}") from e
-        return json.loads(valor) if valor else None
+        return Estado.de_json(valor) if valor else None
 
-    def save(self, call_sid: str, estado: dict) -> None:
+    def save(self, call_sid: str, estado: Estado) -> None:
         """Store the state and restart its TTL."""
         try:
-            self.cliente.set(PREFIJO + call_sid, json.dumps(estado), ex=self.ttl)
+            self.cliente.set(PREFIJO + call_sid, estado.a_json(), ex=self.ttl)
         except redis.RedisError as e:
             raise StoreError(f"Redis no responde: {type(e).__name__}") from e
 
@@ -62,7 +63,7 @@ class MemoryStore:
         self._datos: dict[str, tuple[float, str]] = {}
         self._candado = threading.Lock()
 
-    def get(self, call_sid: str) -> dict | None:
+    def get(self, call_sid: str) -> Estado | None:
         """The call's state, or None if there is none (new call, or expired)."""
         with self._candado:
             item = self._datos.get(call_sid)
@@ -72,15 +73,15 @@ class MemoryStore:
             if vence <= self.reloj():
                 del self._datos[call_sid]
                 return None
-            return json.loads(valor)
+            return Estado.de_json(valor)
 
-    def save(self, call_sid: str, estado: dict) -> None:
+    def save(self, call_sid: str, estado: Estado) -> None:
         """Store the state and restart its TTL; expired calls are swept on the way."""
         with self._candado:
             ahora = self.reloj()
             for sid in [s for s, (vence, _) in self._datos.items() if vence <= ahora]:
                 del self._datos[sid]
-            self._datos[call_sid] = (ahora + self.ttl, json.dumps(estado))
+            self._datos[call_sid] = (ahora + self.ttl, estado.a_json())
 
     def delete(self, call_sid: str) -> None:
         """Drop the state of an ended call."""

@@ -10,12 +10,14 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 from ivr import acciones, db, dialog, etiquetas, linea, repo
-from ivr.dialog import Colgar, Entrada, Transferir
+from ivr.dialog import Colgar, Transferir
 from ivr.domain import fechas, habla
+from ivr.estado import Estado
 from ivr.models import Cita
 from ivr.models import Llamada as LlamadaRegistrada
 from ivr.store import StoreError
 from ivr.twiml import Agentes, Pase
+from ivr.webhook import Webhook
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
@@ -63,37 +65,32 @@ def _verificar_firma():
     return None
 
 
-def _seguro(fn: Callable[[str], Response]) -> Callable[..., Response]:
-    """Any internal error becomes an apology and a transfer: never a 500 to Twilio."""
+def _seguro(fn: Callable[..., Response]) -> Callable[..., Response]:
+    """Read the webhook once and hand it to the view; any internal error becomes an apology
+    and a transfer: never a 500 to Twilio."""
 
     def envoltura(*args, **kwargs):
-        call_sid = request.form.get("CallSid", "?")
+        wh = Webhook.leer(request.form)
         try:
-            return fn(call_sid, *args, **kwargs)
+            return fn(wh, *args, **kwargs)
         except Exception as e:  # noqa: BLE001 - the caller must always hear something valid
             db.descartar()
             # Only the exception's type and frames: messages may carry personal data (SQL params).
             frames = "".join(traceback.format_tb(e.__traceback__))
-            log.error("error interno call=%s ruta=%s: %s\n%s", call_sid, request.path,
+            log.error("error interno call=%s ruta=%s: %s\n%s", wh.call_sid, request.path,
                       type(e).__name__, frames)
-            return _xml(_disculpa(call_sid))
+            return _xml(_disculpa(wh))
 
     envoltura.__name__ = fn.__name__
     return envoltura
 
 
-def _pase(call_sid: str, estado: dict, agentes: Agentes, ahora) -> Pase:
+CONTEXTO = ("desde", "ruta", "documento_por", "motivo", "solicitante_tipo", "solicitante_nombre")
+
+
+def _pase(estado: Estado, agentes: Agentes, ahora) -> Pase:
     """Record the transfer with its context; the record's id feeds the agent's whisper."""
-    transferencia = estado["transferencia"]
-    motivo = estado.get("motivo")
-    contexto = {
-        "desde": estado.get("desde"),
-        "ruta": estado.get("ruta", []),
-        "documento_por": estado.get("documento_por"),
-        "motivo": motivo,
-        "solicitante_tipo": estado.get("solicitante_tipo"),
-        "solicitante_nombre": estado.get("solicitante_nombre"),
-    }
+    contexto = {campo: getattr(estado, campo) for campo in CONTEXTO}
     if not agentes.abierto:
         dial_status = "fuera_de_horario"
     elif not agentes.disponibles:
@@ -101,24 +98,24 @@ def _pase(call_sid: str, estado: dict, agentes: Agentes, ahora) -> Pase:
     else:
         dial_status = None
     registro = repo.registrar_transferencia(
-        db.sesion(), call_sid=call_sid, razon=transferencia["razon"],
-        nodo=transferencia["nodo"], identificado=bool(estado.get("derechohabiente_id")),
-        derechohabiente_id=estado.get("derechohabiente_id"), cita_id=estado.get("cita_id"),
+        db.sesion(), call_sid=estado.call_sid, razon=estado.razon,
+        nodo=estado.nodo_transferencia, identificado=bool(estado.derechohabiente_id),
+        derechohabiente_id=estado.derechohabiente_id, cita_id=estado.cita_id,
         creada_en=ahora, dial_status=dial_status, contexto=contexto,
     )
     db.sesion().flush()
     tarea = {
         "tipo": "cancelacion_cita",
         "transferencia_id": registro.id,
-        "call_sid": call_sid,
-        "razon": transferencia["razon"],
-        "razon_texto": etiquetas.razon(transferencia["razon"]),
-        "ultimo_paso": transferencia["nodo"],
-        "identificado": bool(estado.get("derechohabiente_id")),
-        "derechohabiente_id": estado.get("derechohabiente_id"),
-        "cita_id": estado.get("cita_id"),
-        "cita": _fecha_de_cita(estado.get("cita_id")),
-        "motivo": (motivo or {}).get("texto"),
+        "call_sid": estado.call_sid,
+        "razon": estado.razon,
+        "razon_texto": etiquetas.razon(estado.razon),
+        "ultimo_paso": estado.nodo_transferencia,
+        "identificado": bool(estado.derechohabiente_id),
+        "derechohabiente_id": estado.derechohabiente_id,
+        "cita_id": estado.cita_id,
+        "cita": _fecha_de_cita(estado.cita_id),
+        "motivo": (estado.motivo or {}).get("texto"),
     }
     return Pase(id=registro.id, tarea=tarea)
 
@@ -128,63 +125,53 @@ def _fecha_de_cita(cita_id: int | None) -> str | None:
     return fechas.dia_y_fecha(cita.fecha) if cita else None
 
 
-def _disculpa(call_sid: str) -> str:
+def _disculpa(wh: Webhook) -> str:
     """Apologise and transfer; the transfer is recorded if the database still answers."""
     ln = linea.actual()
     ahora = _ahora()
     agentes = ln.agentes(ahora)
     pase = None
     try:
-        estado = {"transferencia": {"razon": "error_interno",
-                                    "nodo": request.path.rsplit("/", 1)[-1]},
-                  "desde": request.form.get("From")}
-        pase = _pase(call_sid, estado, agentes, ahora)
+        estado = Estado(call_sid=wh.call_sid, desde=wh.desde, razon="error_interno",
+                        nodo_transferencia=request.path.rsplit("/", 1)[-1])
+        pase = _pase(estado, agentes, ahora)
         db.confirmar()
     except Exception as e:  # noqa: BLE001 - the apology must go out even with the DB down
         db.descartar()
-        log.error("transferencia sin registrar call=%s: %s", call_sid, type(e).__name__)
+        log.error("transferencia sin registrar call=%s: %s", wh.call_sid, type(e).__name__)
     return ln.render.transferir(agentes, pase, antes=("error_interno",),
                                 reintento=_es_reintento())
 
 
-def _responder(call_sid: str, estado: dict, salida: dialog.Salida, entrada_tipo: str) -> Response:
+def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida, entrada_tipo: str) -> Response:
     """Record transfers, commit the agenda, save the state, render TwiML."""
     ln = linea.actual()
     ahora = _ahora()
     agentes = ln.agentes(ahora)
     pase = None
     if isinstance(salida.fin, Transferir):
-        pase = _pase(call_sid, estado, agentes, ahora)
+        pase = _pase(estado, agentes, ahora)
     texto = ln.render.salida(salida, agentes, pase)
     terminal = isinstance(salida.fin, (Transferir, Colgar))
     if terminal:
         # Recorded now: the state may expire before the status callback (a long talk with
         # an agent), and the outcome must not depend on it.
-        _registrar_desenlace(call_sid, estado)
+        _registrar_desenlace(wh, estado)
     db.confirmar()
     if terminal:
-        estado["terminada"] = True
-    estado["previo"] = {"nodo": estado.get("nodo"), "twiml": texto}
+        estado.terminada = True
+    estado.previo = texto
     try:
-        _store().save(call_sid, estado)
+        _store().save(wh.call_sid, estado)
     except StoreError:
         if not terminal:
             raise  # the next step would find no state: apologise and transfer now
         # The line's part is over and the agenda is committed (the folio exists): the caller
         # must still hear it. Only a repeat of this webhook would lack its cached answer.
-        log.error("estado sin guardar al final de la llamada call=%s", call_sid)
-    log.info("webhook %s call=%s entrada=%s -> nodo=%s fin=%s", request.path, call_sid,
-             entrada_tipo, estado.get("nodo"), type(salida.fin).__name__)
+        log.error("estado sin guardar al final de la llamada call=%s", wh.call_sid)
+    log.info("webhook %s call=%s entrada=%s -> nodo=%s fin=%s", request.path, wh.call_sid,
+             entrada_tipo, estado.nodo, type(salida.fin).__name__)
     return _xml(texto)
-
-
-def _confianza(valor: str | None) -> float | None:
-    """Twilio's Confidence (0–1), which it says may be missing or unreliable: never trusted
-    to decide anything, and a malformed one is simply absent."""
-    try:
-        return float(valor) if valor else None
-    except ValueError:
-        return None
 
 
 def _llamada_terminada(call_sid: str) -> bool:
@@ -192,67 +179,66 @@ def _llamada_terminada(call_sid: str) -> bool:
     return registro is not None and registro.terminada_en is not None
 
 
-def _registrar_desenlace(call_sid: str, estado: dict, **mas) -> LlamadaRegistrada:
+def _registrar_desenlace(wh: Webhook, estado: Estado, **mas) -> LlamadaRegistrada:
     """The call's record from its state: outcome, last node, reason, who, the path."""
     return repo.registrar_llamada(
-        db.sesion(), call_sid, desde=estado.get("desde") or request.form.get("From"),
-        desenlace=estado.get("desenlace") or f"colgo_{request.form.get('CallStatus', '')}",
-        ultimo_nodo=estado.get("nodo"), razon=(estado.get("transferencia") or {}).get("razon"),
-        derechohabiente_id=estado.get("derechohabiente_id"), ruta=estado.get("ruta", []), **mas)
+        db.sesion(), wh.call_sid, desde=estado.desde or wh.desde,
+        desenlace=estado.desenlace or f"colgo_{wh.call_status or ''}",
+        ultimo_nodo=estado.nodo, razon=estado.razon,
+        derechohabiente_id=estado.derechohabiente_id, ruta=estado.ruta, **mas)
 
 
 def _contexto() -> acciones.Contexto:
     return acciones.Contexto(sesion=db.sesion, ahora=_ahora())
 
 
-def _nueva_llamada(call_sid: str, prefijo: list[dialog.Decir] | None = None) -> Response:
+def _nueva_llamada(wh: Webhook, prefijo: list[dialog.Decir] | None = None) -> Response:
     ln = linea.actual()
-    estado = dialog.estado_inicial(call_sid, request.form.get("From"))
+    estado = dialog.estado_inicial(wh.call_sid, wh.desde)
     estado, salida = dialog.iniciar(ln.flujo, estado, acciones.para(_contexto()))
     if prefijo:
         salida = dialog.Salida(tuple(prefijo) + salida.decir, salida.fin)
-    return _responder(call_sid, estado, salida, "llamada")
+    return _responder(wh, estado, salida, "llamada")
 
 
 @bp.post("/voice/incoming")
 @_seguro
-def incoming(call_sid: str) -> Response:
+def incoming(wh: Webhook) -> Response:
     """A call comes in: welcome and the main menu."""
-    estado = _store().get(call_sid)
-    if estado is not None and estado.get("previo"):
+    estado = _store().get(wh.call_sid)
+    if estado is not None and estado.previo:
         # Twilio repeated the incoming webhook: answer the same, don't start over.
-        return _xml(estado["previo"]["twiml"])
-    return _nueva_llamada(call_sid)
+        return _xml(estado.previo)
+    return _nueva_llamada(wh)
 
 
 @bp.post("/voice/status")
 @_seguro
-def status(call_sid: str) -> Response:
+def status(wh: Webhook) -> Response:
     """Call status changes: on the end of the call, record its outcome and drop its state."""
-    estado_llamada = request.form.get("CallStatus", "")
-    if estado_llamada in ESTADOS_FINALES:
-        estado = _store().get(call_sid) or {}
-        if estado:
-            registro = _registrar_desenlace(call_sid, estado, terminada_en=_ahora())
+    if wh.call_status in ESTADOS_FINALES:
+        estado = _store().get(wh.call_sid)
+        if estado is not None:
+            registro = _registrar_desenlace(wh, estado, terminada_en=_ahora())
         else:
             # The state is gone (a long talk with an agent outlives its TTL): keep what was
             # recorded when the line let the call go, and only say when it ended.
-            registro = repo.registrar_llamada(db.sesion(), call_sid, terminada_en=_ahora(),
-                                              desde=request.form.get("From"))
-            registro.desenlace = registro.desenlace or f"colgo_{estado_llamada}"
+            registro = repo.registrar_llamada(db.sesion(), wh.call_sid, terminada_en=_ahora(),
+                                              desde=wh.desde)
+            registro.desenlace = registro.desenlace or f"colgo_{wh.call_status}"
         desenlace = registro.desenlace
         db.confirmar()
-        _store().delete(call_sid)
-        log.info("webhook /voice/status call=%s estado=%s desenlace=%s", call_sid,
-                 estado_llamada, desenlace)
+        _store().delete(wh.call_sid)
+        log.info("webhook /voice/status call=%s estado=%s desenlace=%s", wh.call_sid,
+                 wh.call_status, desenlace)
     return _xml(VACIO)
 
 
 @bp.post("/voice/fallback")
 def fallback() -> Response:
     """Primary handler failed (Twilio's side): apologise and transfer, touching nothing else."""
-    log.warning("webhook /voice/fallback call=%s error=%s", request.form.get("CallSid", "?"),
-                request.form.get("ErrorCode", "?"))
+    wh = Webhook.leer(request.form)
+    log.warning("webhook /voice/fallback call=%s error=%s", wh.call_sid, wh.error_code or "?")
     ln = linea.actual()
     return _xml(ln.render.disculpa(ln.agentes(_ahora())))
 
@@ -273,8 +259,9 @@ def transferencia() -> Response:
 
     Not wrapped in the apology-and-transfer of the other webhooks: transferring again from
     here could loop. Whatever fails, the caller hears the apology and the web alternative."""
-    call_sid = request.form.get("CallSid", "?")
-    resultado = request.form.get("DialCallStatus") or request.form.get("QueueResult") or ""
+    wh = Webhook.leer(request.form)
+    call_sid = wh.call_sid
+    resultado = wh.dial_call_status or wh.queue_result or ""
     render = linea.actual().render
     try:
         repo.actualizar_dial_status(db.sesion(), call_sid, resultado)
@@ -291,24 +278,27 @@ def transferencia() -> Response:
     return _xml(render.fin_de_transferencia(False, primera_vez=not _es_reintento()))
 
 
-def _ultima_transferencia(call_sid: str) -> dict:
-    """The context of the call's last transfer, from the database (the state may be gone)."""
-    registro = repo.ultima_transferencia(db.sesion(), call_sid)
-    if registro is None:
-        return {"transferencia": {"razon": "error_interno", "nodo": None}}
-    return {"transferencia": {"razon": registro.razon, "nodo": registro.nodo},
-            "derechohabiente_id": registro.derechohabiente_id, "cita_id": registro.cita_id,
-            **(registro.contexto or {})}
+def _ultima_transferencia(wh: Webhook) -> Estado:
+    """The call's last transfer, from the database (the state may be gone)."""
+    estado = Estado(call_sid=wh.call_sid, desde=wh.desde, razon="error_interno")
+    registro = repo.ultima_transferencia(db.sesion(), wh.call_sid)
+    if registro is not None:
+        estado.cambiar({"razon": registro.razon, "nodo_transferencia": registro.nodo,
+                        "derechohabiente_id": registro.derechohabiente_id,
+                        "cita_id": registro.cita_id})
+        estado.cambiar({k: v for k, v in (registro.contexto or {}).items() if k in CONTEXTO})
+    return estado
 
 
 @bp.post("/voice/reintento_agente")
 @_seguro
-def reintento_agente(call_sid: str) -> Response:
+def reintento_agente(wh: Webhook) -> Response:
     """After a failed transfer: 1 (or "sí") tries the agents again, anything else says goodbye.
     The retry's own failure ends the call (its Dial action says so in its URL)."""
+    call_sid = wh.call_sid
     ln = linea.actual()
-    digitos = request.form.get("Digits")
-    habla_dicha = request.form.get("SpeechResult") or ""
+    digitos = wh.digitos
+    habla_dicha = wh.habla or ""
     otra_vez = digitos == "1" or (not digitos and (
         habla.entender_si_no(habla_dicha) is True
         or habla.entender_opcion(habla_dicha, {"1": ["intentar", "de nuevo", "otra vez"]}) == "1"))
@@ -319,14 +309,11 @@ def reintento_agente(call_sid: str) -> Response:
         estado = _store().get(call_sid)
     except StoreError:
         estado = None
-    if not estado or not estado.get("transferencia"):
-        estado = {**(estado or {}), **_ultima_transferencia(call_sid),
-                  "desde": request.form.get("From")}
-    estado["reintento_agente"] = True
+    if estado is None or not estado.razon:
+        estado = _ultima_transferencia(wh)
     ahora = _ahora()
     agentes = ln.agentes(ahora)
-    texto = ln.render.transferir(agentes, _pase(call_sid, estado, agentes, ahora),
-                                 reintento=True)
+    texto = ln.render.transferir(agentes, _pase(estado, agentes, ahora), reintento=True)
     db.confirmar()
     try:
         _store().save(call_sid, estado)
@@ -345,7 +332,7 @@ def susurro() -> Response:
         texto = _texto_susurro(registro)
     except Exception as e:  # noqa: BLE001 - the agent still gets the call, with less context
         db.descartar()
-        log.error("susurro sin contexto call=%s: %s", request.form.get("CallSid", "?"),
+        log.error("susurro sin contexto call=%s: %s", Webhook.leer(request.form).call_sid,
                   type(e).__name__)
         texto = "Llamada de la línea de cancelación de citas."
     return _xml(ln.render.susurro(texto))
@@ -368,35 +355,28 @@ def _texto_susurro(registro) -> str:
 @bp.post("/voice/espera")
 def espera() -> Response:
     """Hold while queued (Enqueue waitUrl): position in the queue, then music or a pause."""
-    return _xml(linea.actual().render.espera(request.form.get("QueuePosition"),
+    wh = Webhook.leer(request.form)
+    return _xml(linea.actual().render.espera(wh.queue_position,
                                              current_app.config.get("HOLD_MUSIC_URL")))
 
 
 @bp.post("/voice/<nodo>")
 @_seguro
-def nodo(call_sid: str, nodo: str) -> Response:
+def nodo(wh: Webhook, nodo: str) -> Response:
     """The caller's answer at a node's <Gather>."""
     ln = linea.actual()
     if nodo not in ln.flujo.nodos:
         abort(404)
-    estado = _store().get(call_sid)
-    if estado is None and _llamada_terminada(call_sid):
+    estado = _store().get(wh.call_sid)
+    if estado is None and _llamada_terminada(wh.call_sid):
         # A late repeat of a webhook of a call that is over (its state is dropped): no answer
         # can reach the caller, and nothing must be redone.
         return _xml(COLGAR)
     if estado is None:
         # State expired or lost: say so and start again rather than guessing.
-        return _nueva_llamada(call_sid, [dialog.Decir("estado_perdido")])
-    if estado.get("terminada") or estado["nodo"] != nodo:
+        return _nueva_llamada(wh, [dialog.Decir("estado_perdido")])
+    if (estado.terminada or estado.nodo != nodo) and estado.previo:
         # A repeated or stale webhook: answer what was answered, count nothing.
-        if estado.get("previo"):
-            return _xml(estado["previo"]["twiml"])
-    speech = request.form.get("SpeechResult")
-    entrada = Entrada(
-        digitos=request.form.get("Digits") or None,
-        habla=speech or None,
-        confianza=_confianza(request.form.get("Confidence")),
-    )
-    tipo = "teclas" if entrada.digitos else ("voz" if entrada.habla else "silencio")
-    estado, salida = dialog.paso(ln.flujo, estado, entrada, acciones.para(_contexto()))
-    return _responder(call_sid, estado, salida, tipo)
+        return _xml(estado.previo)
+    estado, salida = dialog.paso(ln.flujo, estado, wh.entrada, acciones.para(_contexto()))
+    return _responder(wh, estado, salida, wh.tipo_de_entrada)

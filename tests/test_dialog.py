@@ -1,5 +1,7 @@
 """The pure dialog step on a small flow with fake actions: retries, globals, destinations."""
 
+import copy
+
 import pytest
 
 from ivr import dialog, flows
@@ -17,7 +19,8 @@ FLUJO_DATOS = {
             "tipo": "menu", "prompt": ["hola", "menu"], "repetir": "menu", "ayuda": "menu_ayuda",
             "gather": {"num_digits": 1},
             "opciones": {
-                "1": {"ir": "dato", "guardar": {"eleccion": "uno"}, "palabras": ["dato"]},
+                "1": {"ir": "dato", "guardar": {"solicitante_tipo": "titular"},
+                      "palabras": ["dato"]},
                 "2": {"mensaje": "info"},
                 "3": {"agente": "area_3"},
                 "4": {"fin": "adios"},
@@ -73,15 +76,15 @@ def test_start_enters_the_first_node_with_its_prompts():
     assert [d.prompt for d in salida.decir] == ["hola", "menu"]
     assert salida.fin == Escuchar("menu", {"input": "dtmf speech", "language": "es-MX",
                                            "num_digits": 1})
-    assert estado["nodo"] == "menu" and estado["ruta"] == ["menu"]
+    assert estado.nodo == "menu" and estado.ruta == ["menu"]
 
 
 def test_a_key_moves_on_remembers_and_runs_on_entry():
     estado, _ = _inicio()
     estado, salida = _paso(estado, digitos="1")
-    assert estado["nodo"] == "dato" and estado["eleccion"] == "uno"
+    assert estado.nodo == "dato" and estado.solicitante_tipo == "titular"
     assert salida.decir == (Decir("dato", {"x": "equis"}),)
-    assert estado["ruta"] == ["menu", "dato"]
+    assert estado.ruta == ["menu", "dato"]
 
 
 def test_retries_short_then_full_then_agent():
@@ -92,7 +95,7 @@ def test_retries_short_then_full_then_agent():
     assert [d.prompt for d in s2.decir] == ["menu_ayuda"]
     estado, s3 = _paso(estado, digitos="9")
     assert s3.fin == Transferir("reintentos_agotados")
-    assert estado["transferencia"] == {"razon": "reintentos_agotados", "nodo": "menu"}
+    assert (estado.razon, estado.nodo_transferencia) == ("reintentos_agotados", "menu")
 
 
 def test_first_wrong_key_says_not_understood():
@@ -107,7 +110,7 @@ def test_zero_or_asking_for_an_agent_transfers_anywhere(entrada):
     estado, _ = _paso(estado, digitos="1")
     estado, salida = _paso(estado, **entrada)
     assert salida.fin == Transferir("pidio_agente")
-    assert estado["transferencia"]["nodo"] == "dato"
+    assert estado.nodo_transferencia == "dato"
 
 
 def test_star_repeats_and_a_valid_answer_starts_the_count_again():
@@ -115,11 +118,11 @@ def test_star_repeats_and_a_valid_answer_starts_the_count_again():
     estado, _ = _paso(estado)  # one failure
     estado, salida = _paso(estado, digitos="*")
     assert [d.prompt for d in salida.decir] == ["menu"]  # the repeat form, no welcome
-    assert estado["intentos"] == 0
+    assert estado.intentos == 0
     estado, _ = _paso(estado, digitos="9")
     estado, salida = _paso(estado, digitos="9")
     assert isinstance(salida.fin, Escuchar)  # two failures since the repeat: no agent yet
-    assert estado["intentos"] == 2
+    assert estado.intentos == 2
 
 
 def test_a_message_option_says_it_and_asks_again():
@@ -127,7 +130,7 @@ def test_a_message_option_says_it_and_asks_again():
     estado, _ = _paso(estado)  # one failure, forgotten by the valid answer that follows
     estado, salida = _paso(estado, digitos="2")
     assert [d.prompt for d in salida.decir] == ["info", "menu"]
-    assert isinstance(salida.fin, Escuchar) and estado["intentos"] == 0
+    assert isinstance(salida.fin, Escuchar) and estado.intentos == 0
 
 
 def test_fin_and_agente_options():
@@ -146,7 +149,7 @@ def test_action_outcomes_map_to_destinations():
     assert salida.fin == Colgar()
     estado2, salida = _paso(estado, digitos="33")
     assert [d.prompt for d in salida.decir] == ["no_entendi", "dato"]
-    assert estado2["intentos"] == 1
+    assert estado2.intentos == 1
 
 
 def test_failed_identifications_add_up_across_the_call():
@@ -154,7 +157,7 @@ def test_failed_identifications_add_up_across_the_call():
     estado, _ = _paso(estado, digitos="1")
     estado, salida = _paso(estado, digitos="22")
     assert [d.prompt for d in salida.decir] == ["no_esta", "dato"]
-    assert estado["fallos_identidad"] == 1 and estado["intentos"] == 0
+    assert estado.fallos_identidad == 1 and estado.intentos == 0
     estado, salida = _paso(estado, digitos="22")
     assert salida.fin == Transferir("identificacion_fallida")
     assert [d.prompt for d in salida.decir] == ["no_esta"]
@@ -162,6 +165,6 @@ def test_failed_identifications_add_up_across_the_call():
 
 def test_the_step_does_not_mutate_its_input_state():
     estado, _ = _inicio()
-    copia = {**estado, "ruta": list(estado["ruta"])}
+    copia = copy.deepcopy(estado)
     _paso(estado, digitos="1")
     assert estado == copia

@@ -94,6 +94,8 @@ def test_every_catalog_placeholder_is_well_formed(catalogo):
     (lambda d: d["nodos"]["confirmacion"].update({False: "3"}),
      "la clave False no es texto; escríbala entre comillas"),
     (lambda d: d["nodos"]["curp"].update(promt="curp"), "clave desconocida: promt"),
+    (lambda d: d["nodos"]["solicitante"]["opciones"]["1"]["guardar"].update(solicitante="x"),
+     "la opción 1 guarda 'solicitante', que no es un campo del estado de la llamada"),
 ])
 def test_the_validator_names_each_problem(catalogo, cambio, esperado):
     datos = _datos()

@@ -6,6 +6,7 @@ import time
 import pytest
 import redis
 
+from ivr.estado import Estado
 from ivr.store import MemoryStore, RedisStore, StoreError
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -29,8 +30,9 @@ def store(request):
 def test_save_get_delete_roundtrip(store):
     sid = f"CAtest{time.time_ns()}"
     assert store.get(sid) is None
-    store.save(sid, {"nodo": "curp", "ruta": ["menu_principal"], "intentos": 1})
-    assert store.get(sid) == {"nodo": "curp", "ruta": ["menu_principal"], "intentos": 1}
+    estado = Estado(sid, nodo="curp", ruta=["menu_principal"], intentos=1)
+    store.save(sid, estado)
+    assert store.get(sid) == estado
     store.delete(sid)
     assert store.get(sid) is None
 
@@ -38,9 +40,9 @@ def test_save_get_delete_roundtrip(store):
 def test_memory_state_expires():
     ahora = [1000.0]
     store = MemoryStore(ttl=60, reloj=lambda: ahora[0])
-    store.save("CA1", {"nodo": "curp"})
+    store.save("CA1", Estado("CA1", nodo="curp"))
     ahora[0] += 59
-    assert store.get("CA1") == {"nodo": "curp"}
+    assert store.get("CA1") == Estado("CA1", nodo="curp")
     ahora[0] += 2
     assert store.get("CA1") is None
 
@@ -50,7 +52,7 @@ def test_redis_state_has_a_ttl():
     _redis_o_skip()
     store = RedisStore(REDIS_URL, ttl=120)
     sid = f"CAttl{time.time_ns()}"
-    store.save(sid, {"nodo": "curp"})
+    store.save(sid, Estado(sid, nodo="curp"))
     assert 110 <= store.ttl_de(sid) <= 120
     store.delete(sid)
 
@@ -60,4 +62,4 @@ def test_dead_redis_raises_store_error():
     with pytest.raises(StoreError):
         store.get("CA1")
     with pytest.raises(StoreError):
-        store.save("CA1", {})
+        store.save("CA1", Estado("CA1"))

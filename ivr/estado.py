@@ -1,0 +1,62 @@
+"""A call's state between webhooks: a declared type, stored as compact JSON under the CallSid."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+
+
+@dataclass(slots=True)
+class Estado:
+    """Everything the line remembers about one call (slots: a mistyped field fails loudly)."""
+
+    call_sid: str
+    desde: str | None = None          # the caller's number (From)
+    nodo: str | None = None           # the node whose answer is awaited
+    intentos: int = 0                 # failed tries at the current node
+    fallos_identidad: int = 0         # failed identifications in the whole call
+    params: dict = field(default_factory=dict)  # the current node's prompt params (to repeat it)
+    ruta: list[str] = field(default_factory=list)  # nodes entered, in order
+    candidatos: list[int] = field(default_factory=list)  # people the CURP/RFC matched
+    documento_por: str | None = None  # "teclado" | "voz"
+    derechohabiente_id: int | None = None
+    citas: list[int] = field(default_factory=list)  # the citas listed, in key order
+    cita_id: int | None = None
+    solicitante_tipo: str | None = None  # "titular" | "tercero"
+    solicitante_nombre: str | None = None
+    motivo: dict | None = None        # {"codigo": int, "texto": str}
+    folio: str | None = None
+    razon: str | None = None          # why the call went to the agents
+    nodo_transferencia: str | None = None  # the node where it went to the agents
+    desenlace: str | None = None      # how the line's part ended ("cancelada", "transferida"...)
+    terminada: bool = False           # the line's part is over: repeats get the cached answer
+    previo: str | None = None         # the last TwiML answered, for a repeated webhook
+
+    def cambiar(self, cambios: dict) -> None:
+        """Set these fields (from an action's result or a flow option); an unknown one raises."""
+        for nombre, valor in cambios.items():
+            if nombre not in CAMPOS:
+                raise AttributeError(f"el estado de la llamada no tiene el campo {nombre!r}")
+            setattr(self, nombre, valor)
+
+    def a_json(self) -> str:
+        """Compact JSON: only the fields that differ from a fresh call's."""
+        datos = {}
+        for f in fields(self):
+            valor = getattr(self, f.name)
+            if f.name == "call_sid" or valor != _VACIO[f.name]:
+                datos[f.name] = valor
+        return json.dumps(datos, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def de_json(cls, texto: str) -> Estado:
+        """The state stored by `a_json`; a field this version doesn't know raises ValueError."""
+        datos = json.loads(texto)
+        desconocidos = set(datos) - CAMPOS
+        if desconocidos:
+            raise ValueError(f"estado con campos desconocidos: {sorted(desconocidos)}")
+        return cls(**datos)
+
+
+CAMPOS = frozenset(f.name for f in fields(Estado))
+_VACIO = {f.name: getattr(Estado(call_sid=""), f.name) for f in fields(Estado)}

@@ -1,0 +1,81 @@
+"""One Twilio webhook's form, read once into a value; caller-controlled text cleaned on the way."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ivr.dialog import Entrada
+
+# Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates, U+FFFE and
+# U+FFFF), and C1 controls, which no speech transcript or phone number holds. Echoed into a
+# prompt, the former make the TwiML unparseable: Twilio then says "application error".
+_NO_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Longest value kept per field: Twilio's own are far shorter (a CallSid is 34 characters, a
+# transcript a sentence); a longer one is forged and is cut, never stored or echoed whole.
+CORTO = 64
+DIGITOS = 100
+HABLA = 500
+
+
+def limpiar(texto: str | None, maximo: int) -> str | None:
+    """The text without XML-invalid characters, at most *maximo* long; None when nothing's left."""
+    if texto is None:
+        return None
+    texto = _NO_XML.sub("", texto)[:maximo]
+    return texto or None
+
+
+def _numero(texto: str | None) -> float | None:
+    """Twilio's Confidence (0–1), which it says may be missing or unreliable: never trusted to
+    decide anything, and a malformed one is simply absent."""
+    try:
+        return float(texto) if texto else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """What Twilio posted: the call, the caller's input, and the statuses it reports."""
+
+    call_sid: str
+    desde: str | None = None            # From
+    digitos: str | None = None          # Digits
+    habla: str | None = None            # SpeechResult
+    confianza: float | None = None      # Confidence
+    call_status: str | None = None      # CallStatus
+    dial_call_status: str | None = None  # DialCallStatus (<Dial> action)
+    queue_result: str | None = None     # QueueResult (<Enqueue> action)
+    queue_position: str | None = None   # QueuePosition (<Enqueue> waitUrl)
+    error_code: str | None = None       # ErrorCode (fallback URL)
+
+    @classmethod
+    def leer(cls, form: Mapping[str, str]) -> Webhook:
+        """Read and clean a webhook's form (a missing CallSid reads as "?")."""
+        def corto(nombre: str) -> str | None:
+            return limpiar(form.get(nombre), CORTO)
+
+        return cls(
+            call_sid=corto("CallSid") or "?",
+            desde=corto("From"),
+            digitos=limpiar(form.get("Digits"), DIGITOS),
+            habla=limpiar(form.get("SpeechResult"), HABLA),
+            confianza=_numero(form.get("Confidence")),
+            call_status=corto("CallStatus"),
+            dial_call_status=corto("DialCallStatus"),
+            queue_result=corto("QueueResult"),
+            queue_position=corto("QueuePosition"),
+            error_code=corto("ErrorCode"),
+        )
+
+    @property
+    def entrada(self) -> Entrada:
+        """The caller's answer at a Gather, for the dialog step."""
+        return Entrada(digitos=self.digitos, habla=self.habla, confianza=self.confianza)
+
+    @property
+    def tipo_de_entrada(self) -> str:
+        """How the caller answered, for the log: keys, voice or silence."""
+        return "teclas" if self.digitos else ("voz" if self.habla else "silencio")

@@ -1,0 +1,76 @@
+"""A webhook read once: caller-controlled text cleaned where it enters, so every answer is
+well-formed TwiML; and the call's state as a declared type that refuses unknown fields."""
+
+from xml.etree import ElementTree
+
+import pytest
+
+from ivr.estado import Estado
+from ivr.webhook import HABLA, Webhook, limpiar
+from tests.llamadas import GOMEZ
+from tests.test_llamada import cancelaciones, identificar
+
+# Each one is an XML 1.0 character that must never reach a TwiML document.
+INVALIDOS = ["\x0b", "\x00", "\x1b", "\ufffe", "\uffff", "\x08", "\x7f", "\ud800"]
+
+
+@pytest.mark.parametrize("malo", INVALIDOS)
+def test_xml_invalid_characters_are_dropped(malo):
+    assert limpiar(f"no{malo} puedo{malo}", 100) == "no puedo"
+
+
+def test_tabs_newlines_and_spanish_stay():
+    assert limpiar("¿Qué\tpasó?\nÑandú\r", 100) == "¿Qué\tpasó?\nÑandú\r"
+
+
+def test_lengths_are_capped_and_empty_is_none():
+    wh = Webhook.leer({"CallSid": "CA" + "x" * 200, "SpeechResult": "a" * 5000,
+                       "Digits": "\x00", "Confidence": "mucha"})
+    assert len(wh.call_sid) == 64 and len(wh.habla) == HABLA
+    assert wh.digitos is None and wh.confianza is None
+
+
+def test_a_webhook_without_callsid_is_named_by_a_question_mark():
+    wh = Webhook.leer({})
+    assert wh.call_sid == "?" and wh.entrada.vacia and wh.tipo_de_entrada == "silencio"
+
+
+@pytest.mark.parametrize("malo", ["\x0b", "\x00", "\x1b", "\ufffe"])
+def test_speech_with_xml_invalid_characters_at_motivo_gives_parseable_twiml(app, llamar, malo):
+    llamada = identificar(llamar(ruta_estado=None), GOMEZ)
+    llamada.press("1").press("1")
+    assert llamada.nodo == "motivo"
+    llamada.say(f"porque{malo} me{malo} mudo de ciudad{malo}")
+    assert llamada.tel.error_de_aplicacion is None
+    assert llamada.nodo == "confirmacion"
+    respuesta = llamada.xml()
+    assert respuesta.tag == "Response"
+    assert "por el motivo: porque me mudo de ciudad." in llamada.dicho
+    # Twilio repeats the webhook: the cached answer is the same well-formed document.
+    status, _, cuerpo = llamada.tel.reenviar()
+    assert status == 200 and ElementTree.fromstring(cuerpo).tag == "Response"
+    llamada.press("1")
+    assert "Su cita quedó cancelada." in llamada.dicho
+    [cancelacion] = cancelaciones(app)
+    assert cancelacion.motivo_texto == "porque me mudo de ciudad"
+
+
+def test_the_state_refuses_a_mistyped_field():
+    estado = Estado("CA1")
+    with pytest.raises(AttributeError):
+        estado.cita = 3  # slots: no such field
+    with pytest.raises(AttributeError):
+        estado.cambiar({"reintento_agente": True})
+
+
+def test_stored_state_with_an_unknown_field_raises():
+    with pytest.raises(ValueError, match="reintento_agente"):
+        Estado.de_json('{"call_sid":"CA1","reintento_agente":true}')
+
+
+def test_the_state_is_stored_compactly_and_comes_back_equal():
+    estado = Estado("CA1", desde="+5255", nodo="curp", ruta=["menu_principal", "curp"])
+    texto = estado.a_json()
+    assert texto == ('{"call_sid":"CA1","desde":"+5255","nodo":"curp",'
+                     '"ruta":["menu_principal","curp"]}')
+    assert Estado.de_json(texto) == estado
