@@ -185,6 +185,10 @@ class Transferencia(Base):
     atendida: Mapped[bool] = mapped_column(Boolean, default=False)
     atendida_por: Mapped[str | None] = mapped_column(String(64))
     contexto: Mapped[dict | None] = mapped_column(JSON)
+    # Who an agent found by CURP or RFC when the line didn't identify the caller (kept here,
+    # never taken from the browser: a cancel on this transfer is about this person only).
+    encontrado_id: Mapped[int | None] = mapped_column(ForeignKey("derechohabiente.id"))
+    encontrado_por: Mapped[str | None] = mapped_column(String(64))
 
 
 class Agente(Base):
@@ -196,3 +200,6 @@ class Agente(Base):
     usuario: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     creado_en: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=ahora_utc)
+    # Part of every session cookie's seal: a new one (at logout, or a password reset) makes
+    # every cookie issued before it worthless.
+    sello_sesion: Mapped[str | None] = mapped_column(String(32))

@@ -6,6 +6,7 @@ page's queries have one home. Functions take the session first and never commit.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -36,6 +37,18 @@ def crear_agente(session: Session, usuario: str, password_hash: str,
     return agente
 
 
+def renovar_sello(session: Session, agente: Agente) -> None:
+    """Give the agent a new session seal: every session cookie issued before stops working."""
+    agente.sello_sesion = secrets.token_hex(16)
+    session.flush()
+
+
+def cambiar_contrasena(session: Session, agente: Agente, password_hash: str) -> None:
+    """Set a new password hash, ending the agent's open sessions."""
+    agente.password_hash = password_hash
+    renovar_sello(session, agente)
+
+
 # -- transfers -----------------------------------------------------------------------------
 
 
@@ -57,6 +70,14 @@ def marcar_atendida(session: Session, transferencia: Transferencia, usuario: str
     """Record that this agent handled the transfer."""
     transferencia.atendida = True
     transferencia.atendida_por = usuario
+    session.flush()
+
+
+def registrar_encontrado(session: Session, transferencia: Transferencia,
+                         derechohabiente_id: int, usuario: str) -> None:
+    """Record who the agent found (by CURP or RFC) as the caller of this transfer."""
+    transferencia.encontrado_id = derechohabiente_id
+    transferencia.encontrado_por = usuario
     session.flush()
 
 

@@ -455,7 +455,8 @@ def test_buscar_rfc_compartido_deja_elegir(agente, app, client, datos):
     pagina = texto(respuesta)
     assert "Hay 2 personas con ese documento" in pagina
     assert "Ana Gómez Ruiz · " + CURP in pagina and "Alma Gómez · GOMA850123MDFRRN02" in pagina
-    respuesta = agente.enviar(f"{url}/buscar", {"derechohabiente_id": str(gemelo_id)}, desde=url)
+    respuesta = agente.enviar(f"{url}/buscar", {"documento": RFC, "elegido": str(gemelo_id)},
+                              desde=url)
     assert respuesta.headers["Location"] == url
     assert "Alma Gómez" in texto(client.get(url))
 

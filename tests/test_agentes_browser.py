@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,16 +38,24 @@ def app(tmp_path):
     db.engine_de(app).dispose()
 
 
-@pytest.fixture
-def servidor(app):
+@contextmanager
+def servir(app):
     """The app on 127.0.0.1 with an ephemeral port, in a thread."""
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     hilo = threading.Thread(target=srv.serve_forever, name="servidor-agentes")
     hilo.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    hilo.join(timeout=10)
-    srv.server_close()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        hilo.join(timeout=10)
+        srv.server_close()
+
+
+@pytest.fixture
+def servidor(app):
+    with servir(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -149,3 +158,26 @@ def test_entrar_ver_la_lista_abrir_cancelar_y_atender(app, servidor, pagina, cap
     pagina.goto(f"{servidor}/agent/")
     expect(pagina).to_have_url(f"{servidor}/agent/entrar")
     assert pagina.errores == []  # no script errors, no CSP violations
+
+
+@pytest.fixture
+def app_https(tmp_path):
+    app = app_sembrada(tmp_path / "https.db", Reloj(AHORA),
+                       PUBLIC_BASE_URL="https://linea.example")
+    yield app
+    db.engine_de(app).dispose()
+
+
+def test_bajo_https_la_cookie_es_secure_httponly_y_lax(app_https, pagina):
+    # Chromium treats 127.0.0.1 as a secure origin, so it keeps a Secure cookie from it.
+    with servir(app_https) as servidor:
+        pagina.goto(f"{servidor}/agent/entrar")
+        pagina.fill("#usuario", "ana")
+        pagina.fill("#contrasena", CONTRASENA)
+        pagina.click("button:has-text('Entrar')")
+        sync_api.expect(pagina).to_have_url(f"{servidor}/agent/")
+        cookies = {c["name"]: c for c in pagina.context.cookies()}
+    sesion = cookies["session"]
+    assert (sesion["secure"], sesion["httpOnly"], sesion["sameSite"]) == (True, True, "Lax")
+    # The script can't read it.
+    assert pagina.evaluate("document.cookie") == ""

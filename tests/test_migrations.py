@@ -74,4 +74,4 @@ def test_downgrade_a_base_quita_todo(url_vacia):
 
 def test_una_sola_cabeza():
     scripts = ScriptDirectory.from_config(migrations.config("sqlite://"))
-    assert scripts.get_heads() == ["0001"]
+    assert scripts.get_heads() == ["0002"]

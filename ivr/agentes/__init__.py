@@ -25,16 +25,18 @@ bp = Blueprint("agentes", __name__, url_prefix="/agent",
                static_folder=str(Path(__file__).resolve().parent.parent / "static"),
                static_url_path="/static")
 
-# One table of every URL of the page (endpoint = the view's name).
+# One table of every URL of the page (endpoint = the view's name). Ids in URLs fit the
+# database's integer columns: a larger one is a plain 404, not an overflow in the driver.
+ID = "int(max=2147483647)"
 RUTAS = [
     ("/entrar", acceso.entrar, ["GET", "POST"]),
     ("/salir", acceso.salir, ["POST"]),
     ("/", vistas.lista, ["GET"]),
     ("/transferencias.json", vistas.transferencias_json, ["GET"]),
-    ("/transferencias/<int:transferencia_id>", vistas.detalle, ["GET"]),
-    ("/transferencias/<int:transferencia_id>/buscar", vistas.buscar, ["POST"]),
-    ("/transferencias/<int:transferencia_id>/cancelar", vistas.cancelar, ["POST"]),
-    ("/transferencias/<int:transferencia_id>/atendida", vistas.atendida, ["POST"]),
+    (f"/transferencias/<{ID}:transferencia_id>", vistas.detalle, ["GET"]),
+    (f"/transferencias/<{ID}:transferencia_id>/buscar", vistas.buscar, ["POST"]),
+    (f"/transferencias/<{ID}:transferencia_id>/cancelar", vistas.cancelar, ["POST"]),
+    (f"/transferencias/<{ID}:transferencia_id>/atendida", vistas.atendida, ["POST"]),
 ]
 for _regla, _vista, _metodos in RUTAS:
     bp.add_url_rule(_regla, view_func=_vista, methods=_metodos)
@@ -57,6 +59,8 @@ def init_app(app) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     if (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
-    acceso.init_app(app)
+        # Flask's default is False, so this is set, not defaulted: the cookie never goes
+        # over plain http when the page is served over https.
+        app.config["SESSION_COOKIE_SECURE"] = True
+    acceso.init_app(app, bp)
     app.register_blueprint(bp)

@@ -8,6 +8,7 @@ import logging
 import re
 import secrets
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ import click
 from flask import (
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -23,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask.cli import with_appcontext
+from flask_limiter import Limiter, RequestLimit
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -39,10 +42,14 @@ USUARIO_VALIDO = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 CONTRASENA_MINIMA = 10
 # Checked when the user doesn't exist, so a wrong user takes as long as a wrong password.
 _HASH_SENUELO = generate_password_hash(secrets.token_hex(16))
+# Failed logins allowed per account and per IP address in a moving window.
+LIMITE_ENTRADAS = "5 per 15 minutes"
+EXTENSION_LIMITADOR = "ivr_limitador_agentes"
+HSTS = "max-age=31536000"
 
 
-def init_app(app) -> None:
-    """Attach Flask-Login and CSRF (checked only on this page's forms) to the app."""
+def init_app(app, bp) -> None:
+    """Attach Flask-Login, CSRF (checked only on this page's forms) and login throttling."""
     # Only this blueprint's forms are checked (in guardia): the Twilio webhooks are signed
     # instead, and a global check would reject them. The token lives as long as the session.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
@@ -52,6 +59,57 @@ def init_app(app) -> None:
     login_manager.session_protection = "strong"
     login_manager.user_loader(_cargar_agente)
     login_manager.unauthorized_handler(_no_autorizado)
+    _frenar_entradas(app, bp)
+
+
+def _frenar_entradas(app, bp) -> None:
+    """Failed logins counted per account and per IP in Redis (REDIS_URL), so that every web
+    worker shares them; in this process's memory when there is no Redis (one worker)."""
+    app.config.setdefault("AGENT_LOGIN_LIMIT", LIMITE_ENTRADAS)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "ivr-agentes")
+    # One limiter per app (it keeps its storage); Redis down: count in memory meanwhile.
+    limitador = Limiter(key_func=_ip, app=app, strategy="moving-window",
+                        on_breach=_demasiados_intentos, swallow_errors=True,
+                        in_memory_fallback_enabled=True)
+    for clave in (_ip, _cuenta):
+        limitador.limit(app.config["AGENT_LOGIN_LIMIT"], key_func=clave, methods=["POST"],
+                        exempt_when=_no_es_entrada, deduct_when=_entrada_fallida)(bp)
+    app.extensions[EXTENSION_LIMITADOR] = limitador
+
+
+def _ip() -> str:
+    return "ip:" + (request.remote_addr or "desconocida")
+
+
+def _cuenta() -> str:
+    # Hashed: the limiter's own log line carries its key, and a user name field may hold
+    # a mistyped password.
+    usuario = (request.form.get("usuario") or "").strip().lower()
+    return "cuenta:" + hashlib.sha256(usuario.encode()).hexdigest()[:24]
+
+
+def _no_es_entrada() -> bool:
+    return request.endpoint != "agentes.entrar"
+
+
+def _entrada_fallida(_respuesta) -> bool:
+    return bool(g.get("entrada_fallida"))
+
+
+def _demasiados_intentos(limite: RequestLimit):
+    """429 in Spanish, with Retry-After: when the longest of the breached windows ends."""
+    espera = max(1, int(limite.reset_at - time.time()))
+    g.espera_entrada = max(espera, g.get("espera_entrada", 0))
+    minutos = -(-g.espera_entrada // 60)
+    log.warning("entradas de agente frenadas desde %s por %d s", request.remote_addr,
+                g.espera_entrada)
+    respuesta = current_app.make_response((render_template(
+        "agentes/entrar.html",
+        error=f"Demasiados intentos fallidos. Espere {minutos} minuto{'s' if minutos != 1 else ''} "
+              "y vuelva a intentarlo."), 429))
+    respuesta.headers["Retry-After"] = str(g.espera_entrada)
+    return respuesta
 
 
 def ahora() -> datetime:
@@ -72,8 +130,9 @@ class AgenteActual(UserMixin):
         return f"{self.id}:{self.sello}"
 
 
-def _sello(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def _sello(password_hash: str, sello_sesion: str | None) -> str:
+    # Changes with the password and with the seal renewed at every logout.
+    return hashlib.sha256(f"{password_hash}\0{sello_sesion or ''}".encode()).hexdigest()[:16]
 
 
 def _cargar_agente(identificador: str) -> AgenteActual | None:
@@ -81,7 +140,8 @@ def _cargar_agente(identificador: str) -> AgenteActual | None:
     if not ident.isdigit():
         return None
     agente = repo_agentes.agente_por_id(db.sesion(), int(ident))
-    if agente is None or not hmac.compare_digest(_sello(agente.password_hash), sello):
+    if agente is None or not hmac.compare_digest(
+            _sello(agente.password_hash, agente.sello_sesion), sello):
         return None
     return AgenteActual(agente.id, agente.usuario, sello)
 
@@ -127,6 +187,8 @@ def guardia():
 
 def cabeceras(respuesta):
     """Personal data must not stay in caches, frames or referrers."""
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        respuesta.headers["Strict-Transport-Security"] = HSTS
     if request.endpoint != "agentes.static":
         respuesta.headers["Cache-Control"] = "no-store"
         respuesta.headers["Pragma"] = "no-cache"
@@ -167,13 +229,15 @@ def entrar():
     agente = repo_agentes.agente_por_usuario(db.sesion(), usuario) if usuario else None
     valido = check_password_hash(agente.password_hash if agente else _HASH_SENUELO, contrasena)
     if not (agente and valido and contrasena):
+        g.entrada_fallida = True  # counted by the throttle; a success counts for nothing
         log.warning("entrada de agente rechazada desde %s", request.remote_addr)
         return render_template("agentes/entrar.html", usuario=usuario,
                                error="Usuario o contraseña incorrectos.")
     siguiente = session.pop("siguiente", None)
     session.clear()  # a fresh session: nothing from before the login survives it
     session.permanent = True
-    login_user(AgenteActual(agente.id, agente.usuario, _sello(agente.password_hash)))
+    login_user(AgenteActual(agente.id, agente.usuario,
+                            _sello(agente.password_hash, agente.sello_sesion)))
     instante = ahora().timestamp()
     session["agente_inicio"] = instante
     session["agente_activo"] = instante
@@ -182,8 +246,12 @@ def entrar():
 
 
 def salir():
-    """Log out and forget everything in the session."""
+    """Log out: every cookie this agent was given before stops working, here and elsewhere."""
     log.info("agente %s salió", current_user.usuario)
+    agente = repo_agentes.agente_por_id(db.sesion(), current_user.id)
+    if agente is not None:
+        repo_agentes.renovar_sello(db.sesion(), agente)
+        db.confirmar()
     logout_user()
     session.clear()
     flash("Salió de la página de agentes.", "ok")
@@ -222,6 +290,6 @@ def crear_agente_command(usuario: str, password_stdin: bool, reset: bool) -> Non
     if agente is None:
         repo_agentes.crear_agente(sesion, usuario, generate_password_hash(contrasena), ahora())
     else:
-        agente.password_hash = generate_password_hash(contrasena)
+        repo_agentes.cambiar_contrasena(sesion, agente, generate_password_hash(contrasena))
     db.confirmar()
     click.echo(f"Agente {usuario!r} {'actualizado' if reset else 'creado'}.")

@@ -28,6 +28,7 @@ from ivr.models import Derechohabiente, Transferencia
 log = logging.getLogger(__name__)
 MEXICO = ZoneInfo("America/Mexico_City")
 LIMITE_LISTA = 200
+MAX_ID = 2**31 - 1  # the database's integer columns
 SOLICITANTES = {"titular": "El titular", "tercero": "Otra persona a nombre del titular"}
 DOCUMENTO_POR = {"teclado": "con el teclado", "voz": "de viva voz"}
 ESTADOS_CITA = {"agendada": "Agendada", "cancelada": "Cancelada", "atendida": "Atendida"}
@@ -108,10 +109,17 @@ def _contexto(t: Transferencia) -> dict:
 
 
 def _derechohabiente_id(t: Transferencia) -> int | None:
-    """Who the call is about: identified by the line, or found by this agent in this session."""
-    if t.derechohabiente_id:
-        return t.derechohabiente_id
-    return session.get("encontrados", {}).get(str(t.id))
+    """Who the call is about: identified by the line, or found by an agent's search (both
+    recorded on the transfer, never taken from the browser)."""
+    return t.derechohabiente_id or t.encontrado_id
+
+
+def _id_de_formulario(nombre: str) -> int | None:
+    """An id field of a form: ASCII digits that fit an integer column, else None."""
+    valor = request.form.get(nombre, "")
+    if not re.fullmatch(r"[0-9]{1,10}", valor) or int(valor) > MAX_ID:
+        return None
+    return int(valor)
 
 
 def _nombre_completo(d: Derechohabiente) -> str:
@@ -198,42 +206,39 @@ def _normalizar_documento(texto: str) -> str:
 
 
 def buscar(transferencia_id: int):
-    """Find the caller by CURP or RFC (in the form body: personal data never goes in a URL)."""
+    """Find the caller by CURP or RFC (in the form body: personal data never goes in a URL).
+
+    Where several people share the document, the agent picks one of them: the choice is
+    checked against the same search, so no other person can be reached by sending an id.
+    """
     t = _transferencia(transferencia_id)
-    elegido = request.form.get("derechohabiente_id", "")
-    if elegido:
-        if (not elegido.isdigit()
-                or repo_agentes.derechohabiente_por_id(db.sesion(), int(elegido)) is None):
-            abort(400)
-        _recordar_encontrado(t, int(elegido))
-        return redirect(url_for("agentes.detalle", transferencia_id=t.id))
+    if t.derechohabiente_id:
+        abort(400)  # the line identified the caller: there is nobody to look for
     documento = _normalizar_documento(request.form.get("documento", ""))
     if not re.fullmatch(r"[A-ZÑ&0-9]{10,18}", documento):
         return _vista_detalle(t, documento=documento, status=400,
                               error_busqueda="Escriba una CURP (18 caracteres) o un RFC "
                                              "(12 o 13 caracteres).")
-    resultados = _como_lista(repo.buscar_por_documento(db.sesion(), documento))
+    resultados = repo.buscar_por_documento(db.sesion(), documento)
+    if "elegido" in request.form:
+        elegido = _id_de_formulario("elegido")
+        if elegido not in {d.id for d in resultados}:
+            abort(400)
+        return _recordar_encontrado(t, elegido)
     log.info("agente %s buscó un documento en la transferencia %s: %d resultado(s)",
              current_user.usuario, t.id, len(resultados))
     if len(resultados) == 1:
-        _recordar_encontrado(t, resultados[0].id)
-        return redirect(url_for("agentes.detalle", transferencia_id=t.id))
+        return _recordar_encontrado(t, resultados[0].id)
     return _vista_detalle(t, resultados=resultados, busqueda_hecha=True, documento=documento)
 
 
-def _recordar_encontrado(t: Transferencia, derechohabiente_id: int) -> None:
-    """Only ids go in the (signed, not encrypted) session cookie; the last few transfers."""
-    encontrados = {k: v for k, v in session.get("encontrados", {}).items() if k != str(t.id)}
-    encontrados[str(t.id)] = derechohabiente_id
-    session["encontrados"] = dict(list(encontrados.items())[-20:])
-
-
-def _como_lista(encontrado) -> list[Derechohabiente]:
-    if encontrado is None:
-        return []
-    if isinstance(encontrado, Derechohabiente):
-        return [encontrado]
-    return list(encontrado)
+def _recordar_encontrado(t: Transferencia, derechohabiente_id: int):
+    """Record on the transfer who the agent found, then show it."""
+    repo_agentes.registrar_encontrado(db.sesion(), t, derechohabiente_id, current_user.usuario)
+    db.confirmar()
+    log.info("agente %s identificó a quien llama en la transferencia %s", current_user.usuario,
+             t.id)
+    return redirect(url_for("agentes.detalle", transferencia_id=t.id))
 
 
 # -- cancelling and handling ---------------------------------------------------------------
@@ -243,11 +248,11 @@ def cancelar(transferencia_id: int):
     """Cancel a cita for the caller: a confirmation first, then the phone's atomic cancel."""
     t = _transferencia(transferencia_id)
     sesion = db.sesion()
-    cita_id = request.form.get("cita_id", "")
-    if not cita_id:
+    if not request.form.get("cita_id"):
         flash("Elija la cita que se va a cancelar.", "error")
         return redirect(url_for("agentes.detalle", transferencia_id=t.id))
-    cita = repo_agentes.cita_por_id(sesion, int(cita_id)) if cita_id.isdigit() else None
+    cita_id = _id_de_formulario("cita_id")
+    cita = repo_agentes.cita_por_id(sesion, cita_id) if cita_id is not None else None
     if cita is None or cita.derechohabiente_id != _derechohabiente_id(t):
         abort(400)  # not one of this caller's citas: a forged form, not a slip
     motivos = {str(m["codigo"]): m for m in linea.actual().flujo.motivos}
