@@ -62,15 +62,18 @@ def _persona(i: int, rng: random.Random) -> tuple[str, str]:
 
 
 def agenda(n: int, hoy: date, seed: int = 7) -> tuple[str, list[tuple[str, str]]]:
+    """An importer CSV of n derechohabientes with one cita each, and their (CURP, surname).
+
+    No two CURPs share their keypad form: each keyed call must find exactly one person."""
     rng = random.Random(seed)
     filas, personas, vistos, claves = [",".join(COLUMNAS)], [], set(), set()
     i = 0
     while len(personas) < n:
         curp, apellido = _persona(i, rng)
         i += 1
-        if curp in vistos or not validar_curp(curp):  # e.g. an "inconvenient word" prefix
+        if a_teclas(curp) in vistos or not validar_curp(curp):  # e.g. an "inconvenient word"
             continue
-        vistos.add(curp)
+        vistos.add(a_teclas(curp))
         clave = "".join(rng.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(6))
         if clave in claves:
             continue
