@@ -74,10 +74,21 @@ def identificar_documento(ctx: Contexto, estado: Estado, entrada: Entrada,
         candidatos = repo.buscar_por_teclas(ctx.sesion(), teclas)
         forma = "teclado"
     else:
-        documento = habla.entender_documento(entrada.habla or "")
+        # b/v, "y" for I, a correction: several readings may be valid. One is kept only if it
+        # is the only valid reading that is registered (the surname is checked next).
+        sesion = ctx.sesion()
+        encontrados: dict[str, list] = {}
+
+        def registrado(documento: str) -> bool:
+            encontrados[documento] = repo.buscar_por_documento(sesion, documento)
+            return bool(encontrados[documento])
+
+        documento = habla.entender_documento(entrada.habla or "", registrado)
         if documento is None:
-            return Resultado("invalido")
-        candidatos = repo.buscar_por_documento(ctx.sesion(), documento)
+            nadie = bool(encontrados) and not any(encontrados.values())
+            return Resultado("no_encontrado" if nadie else "invalido",
+                             estado={"documento_por": "voz"} if nadie else {})
+        candidatos = encontrados[documento]
         forma = "voz"
     if not candidatos:
         return Resultado("no_encontrado", estado={"documento_por": forma})

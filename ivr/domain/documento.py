@@ -43,6 +43,15 @@ def validar_rfc(rfc: str) -> bool:
     return True
 
 
+def rfc_con_digito_correcto(rfc: str) -> bool:
+    """Whether *rfc* is a valid RFC whose homoclave check digit is also right."""
+    try:
+        stdnum_rfc.validate(normalizar(rfc), validate_check_digits=True)
+    except ValidationError:
+        return False
+    return True
+
+
 def tipo_documento(texto: str) -> str | None:
     """Return "curp" or "rfc" for a valid document, None for anything else."""
     if validar_curp(texto):

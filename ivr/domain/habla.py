@@ -8,11 +8,13 @@ H for an M, so a "repaired" CURP can be somebody else's; a failed parse is re-as
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from ivr.domain.documento import validar_curp, validar_rfc
+from ivr.domain.documento import rfc_con_digito_correcto, validar_curp, validar_rfc
 
 # ---------------------------------------------------------------------------------------------
 # Text normalisation
@@ -165,12 +167,14 @@ _COMPUESTAS = {
     **{(b, q): "V" for b in _BV for q in _CHICA},
 }
 # Words people put around an ID that carry nothing (fillers, labels, separators said aloud).
+# "y" is not among them: between letters the recogniser writes the letter I as "y".
 _MULETILLAS = {
     "mi", "su", "curp", "rfc", "es", "este", "esta", "eh", "ehh", "mmm", "mm", "hmm", "ok",
     "okay", "oki", "bueno", "pues", "la", "el", "numero", "letra", "clave", "homoclave",
     "guion", "espacio", "punto", "coma", "son", "seria", "entonces", "ahi", "aqui", "ya",
-    "gracias", "listo", "con", "que", "tiene", "dice", "y", "si", "claro", "siguiente", "creo",
-    "mire", "mira", "oiga", "fijese", "senorita", "senor", "joven",
+    "gracias", "listo", "con", "que", "tiene", "dice", "si", "claro", "siguiente", "creo",
+    "mire", "mira", "oiga", "fijese", "senorita", "senor", "señorita", "señor", "joven", "ah",
+    "ahh", "em", "emm", "naci", "nacimiento",
 }
 _FRASES_MULETILLA = [
     p.split() for p in (
@@ -179,16 +183,51 @@ _FRASES_MULETILLA = [
         "fecha de nacimiento",
     )
 ]
+# What callers say before the document starts (greetings, "déjeme ver", "ahí le va"). Only
+# dropped before the first letter or number: several of these words are letter names too.
+_PREAMBULO = {
+    "hola", "buenas", "buenos", "dias", "tardes", "noches", "disculpe", "permitame", "dejeme",
+    "deje", "ver", "tantito", "momento", "momentito", "ahorita", "le",
+    "doy", "paso", "dicto", "va", "tengo", "sale", "orale", "andale", "como", "mio", "mia",
+    "naci", "nacimiento", "mis", "datos", "voy", "dar", "aca", "fijate", "bien", "perfecto",
+    "vale", "aja", "pero", "espereme", "seguro", "exacto", "correcto", "anote", "apunte",
+    "ahora", "okey", "orita", "asi", "pase", "busco", "busque", "aver", "sea",
+}
+_FRASES_PREAMBULO = [
+    p.split() for p in (
+        "se la doy", "se lo doy", "se la digo", "se lo digo", "se la paso", "se la dicto",
+        "se la deletreo", "ahi le va", "aqui le va", "ahi va", "ahi te va", "como no",
+        "de acuerdo", "a sus ordenes", "a la orden", "un momento", "un momentito",
+        "de una vez", "a ver", "se la voy a dar", "se la voy a decir", "le voy a dar",
+        "se la leo", "la tengo a la mano", "a la mano", "de la credencial",
+    )
+]
 # Spelled labels at the start: "mi erre efe ce es …", "ce u erre pe …".
 _ETIQUETAS_DELETREADAS = [
     p.split() for p in ("erre efe ce", "ere efe ce", "erre efe se", "ere efe se", "r f c",
                         "ce u erre pe", "se u erre pe", "c u r p")
 ]
-# Words that mean the caller corrected or doubted what they said: re-ask, don't pick one.
-_CORRECCIONES = {"no", "perdon", "digo", "corrijo", "espere", "espera", "equivoque", "mejor",
-                 "otra", "sea", "elle", "che"}
+# A self-correction ("ese, no, perdón, eme"; "noventa y dos, digo, noventa y uno"): what
+# follows replaces some of what came before. How much is not said, so every cut is a reading.
+_CORRECCION = "<correccion>"
+_FRASES_CORRECCION = [
+    p.split() for p in (
+        "no", "perdon", "perdone", "digo", "corrijo", "me equivoque", "equivoque",
+        "me equivoco", "o sea", "mas bien", "mejor dicho", "mejor", "quise decir",
+        "quiero decir", "espere", "espera", "otra vez", "de nuevo", "no es cierto",
+    )
+]
+_CORRECCIONES = {p for f in _FRASES_CORRECCION for p in f if p not in ("o", "de", "me", "es")}
 _ACLARACION = {"de", "como"}
 _MAYUSCULAS_MULETILLA = {"CURP", "RFC", "OK"}
+_ARTICULOS = {"la", "el", "lo"}
+_MESES = {
+    "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7,
+    "agosto": 8, "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11,
+    "diciembre": 12,
+}
+# More readings than this and the transcript is too unclear to choose from: ask again.
+_MAX_LECTURAS = 4096
 
 
 def _token_es_deletreo(original: str) -> bool:
@@ -204,25 +243,28 @@ def _token_es_deletreo(original: str) -> bool:
     return letras.islower() and not set(letras) & set("aeiouy") and letras not in _MULETILLAS
 
 
-def _tokens_documento(texto: str) -> list[str] | None:
-    """Words of *texto* with spelled blocks split into characters; None on a stray symbol."""
+def _tokens_documento(texto: str) -> list[str]:
+    """Words of *texto* with spelled blocks split into characters; digit runs stay whole."""
     salida: list[str] = []
     for original in re.split(r"[^0-9A-Za-zÑñÁÉÍÓÚÜáéíóúü]+", unicodedata.normalize("NFC", texto)):
         if not original:
             continue
         if original.isdigit():
-            salida.extend(original)
+            # Kept whole so that "23 de enero del 85" reads as a date.
+            salida.append(original)
         elif _token_es_deletreo(original):
             salida.extend(_sin_acentos(original).lower())
         elif original == "Y":
-            # A capital Y on its own is the letter, a lower-case y the conjunction.
+            # A capital Y on its own is the letter, a lower-case y the conjunction (or an I).
             salida.append("ye")
         else:
             salida.append(_sin_acentos(original).lower())
     return salida
 
 
-def _quitar_frases(palabras: list[str], frases: Iterable[Sequence[str]]) -> list[str]:
+def _quitar_frases(palabras: list[str], frases: Iterable[Sequence[str]],
+                   reemplazo: str | None = None) -> list[str]:
+    """*palabras* without the *frases* (longest first), or with each one as *reemplazo*."""
     frases = sorted(frases, key=len, reverse=True)
     salida: list[str] = []
     i = 0
@@ -230,11 +272,29 @@ def _quitar_frases(palabras: list[str], frases: Iterable[Sequence[str]]) -> list
         for frase in frases:
             if palabras[i:i + len(frase)] == list(frase):
                 i += len(frase)
+                if reemplazo is not None:
+                    salida.append(reemplazo)
                 break
         else:
             salida.append(palabras[i])
             i += 1
     return salida
+
+
+def _sin_preambulo(ps: list[str]) -> list[str]:
+    """*ps* from where the document starts: greetings, labels and false starts dropped."""
+    i = 0
+    while i < len(ps):
+        frase = next((f for f in (*_FRASES_PREAMBULO, *_ETIQUETAS_DELETREADAS)
+                      if ps[i:i + len(f)] == f), None)
+        if frase is not None:
+            i += len(frase)
+        elif (ps[i] in _MULETILLAS or ps[i] in _PREAMBULO or ps[i] in _CORRECCIONES
+              or ps[i] == "y") and tuple(ps[i:i + 2]) not in _COMPUESTAS:
+            i += 1
+        else:
+            break
+    return ps[i:]
 
 
 def _letra(ps: Sequence[str], i: int) -> tuple[str, int] | None:
@@ -253,7 +313,8 @@ def _es_nombre(ps: Sequence[str], i: int) -> bool:
     """Whether ps[i] is itself a letter, a number or a filler (so not a clarifying word)."""
     p = ps[i]
     return (p in _NOMBRES_LETRA or p in _LETRAS_SUELTAS or p in _PALABRAS_NUMERO
-            or p.isdigit() or p in _MULETILLAS or p in _CORRECCIONES or p == "doble")
+            or p.isdigit() or p in _MULETILLAS or p in _CORRECCIONES or p == "doble"
+            or p == _CORRECCION)
 
 
 def _aclarada(letra: str, base: str, palabra: str) -> str | None:
@@ -265,80 +326,213 @@ def _aclarada(letra: str, base: str, palabra: str) -> str | None:
     return letra if inicial == letra else None
 
 
-def _deletreo(ps: list[str]) -> str | None:
-    """Read letters and digits left to right; None as soon as a word is not understood."""
-    salida: list[str] = []
+def _cifras(ps: Sequence[str], i: int) -> tuple[str, int] | None:
+    """The digits of a number at ps[i], said in words or written as digits."""
+    if i < len(ps) and ps[i].isdigit():
+        return ps[i], i + 1
+    return _numero(ps, i)
+
+
+def _fecha(ps: Sequence[str], i: int) -> tuple[str, int] | None:
+    """A birth date read as a date ("el 31 de diciembre del 99") as the CURP's AAMMDD."""
+    j = i + 1 if i < len(ps) and ps[i] == "el" else i
+    if j < len(ps) and ps[j] == "primero":
+        dia, j = "1", j + 1
+    else:
+        leido = _cifras(ps, j)
+        if leido is None:
+            return None
+        dia, j = leido
+    if not (j + 1 < len(ps) and ps[j] == "de" and ps[j + 1] in _MESES and 1 <= int(dia) <= 31):
+        return None
+    mes, j = _MESES[ps[j + 1]], j + 2
+    if j < len(ps) and ps[j] in ("de", "del"):
+        j += 1
+    if j < len(ps) and ps[j] in ("año", "ano"):
+        j += 1
+    leido = _cifras(ps, j)
+    if leido is None:
+        return None
+    anio, j = leido
+    if len(anio) == 4 and anio[:2] in ("19", "20"):
+        anio = anio[2:]
+    if len(anio) > 2:
+        return None
+    return f"{int(anio):02d}{mes:02d}{int(dia):02d}", j
+
+
+def _unidad(ps: Sequence[str], i: int) -> tuple[tuple[str, ...], int] | None:
+    """One letter or number said at ps[i]: its possible readings, literal first, and its end."""
+    p = ps[i]
+    compuesta = i + 1 < len(ps) and (p, ps[i + 1]) in _COMPUESTAS
+    if p in ("doble", "triple") and i + 1 < len(ps) and not compuesta:
+        veces = 2 if p == "doble" else 3
+        numero = _cifras(ps, i + 1)
+        if numero is not None and len(numero[0]) == 1:
+            return (numero[0] * veces,), numero[1]
+        # "doble be" could be W or BB: no reading is sure enough.
+        letra = _unidad(ps, i + 1) if ps[i + 1] not in _BV else None
+        if letra is not None and _letra(ps, i + 1) is not None:
+            return tuple(a * veces for a in letra[0]), letra[1]
+        return None
+    numero = _cifras(ps, i)
+    if numero is not None:
+        cifras, j = numero
+        if len(cifras) == 4 and cifras[:2] in ("19", "20"):
+            # "mil novecientos ochenta y cinco": the CURP holds the last two digits.
+            return (cifras, cifras[2:]), j
+        return (cifras,), j
+    letra = _letra(ps, i)
+    if letra is None:
+        return None
+    caracter, j = letra
+    # "be de burro", "ese como en sapo": one letter, confirmed by a word's initial.
+    if j + 1 < len(ps) and ps[j] in _ACLARACION:
+        k = j + 1
+        if ps[j] == "como" and k < len(ps) and ps[k] == "en":
+            k += 1
+        if k < len(ps) and not _es_nombre(ps, k):
+            aclarada = _aclarada(caracter, p, ps[k])
+            return ((aclarada,), k + 1) if aclarada else None
+    if p in _BV and j == i + 1:
+        # "be" or "ve" with nothing to tell them apart: the recogniser's spelling is a guess.
+        return (caracter, "V" if caracter == "B" else "B"), j
+    return (caracter,), j
+
+
+def _repetida(ps: Sequence[str], i: int) -> tuple[int, bool, int] | None:
+    """ "dos veces" at ps[i]: how many times, whether an article follows ("la erre"), and the
+    position after it."""
+    numero = _cifras(ps, i)
+    if numero is None or numero[0] not in ("2", "3") or numero[1] >= len(ps) \
+            or ps[numero[1]] != "veces":
+        return None
+    j = numero[1] + 1
+    articulo = j < len(ps) and ps[j] in _ARTICULOS
+    return int(numero[0]), articulo, j + articulo
+
+
+def _unidades(ps: list[str]) -> list[tuple[str, ...] | str] | None:
+    """Readings of each letter or number said, left to right, with the corrections marked;
+    None as soon as a word is not understood."""
+    salida: list[tuple[str, ...] | str] = []
     i = 0
     while i < len(ps):
         p = ps[i]
         compuesta = i + 1 < len(ps) and (p, ps[i + 1]) in _COMPUESTAS
-        if p == "doble" and i + 1 < len(ps) and not compuesta:
-            numero = _numero(ps, i + 1)
-            if numero is not None and len(numero[0]) == 1:
-                salida.append(numero[0] * 2)
-                i = numero[1]
-                continue
-            letra = _letra(ps, i + 1)
-            if letra is not None and ps[i + 1] not in _BV:
-                salida.append(letra[0] * 2)
-                i = letra[1]
-                continue
-            return None
-        if p.isdigit():
-            salida.append(p)
+        anterior = salida[-1] if salida and salida[-1] != _CORRECCION else None
+        if p == _CORRECCION:
+            if anterior is not None:
+                salida.append(_CORRECCION)
             i += 1
             continue
-        numero = _numero(ps, i)
-        if numero is not None:
-            salida.append(numero[0])
-            i = numero[1]
+        fecha = _fecha(ps, i)
+        if fecha is not None:
+            salida.append((fecha[0],))
+            i = fecha[1]
+            continue
+        repetida = _repetida(ps, i)
+        if repetida is not None:
+            veces, articulo, j = repetida
+            siguiente = _unidad(ps, j) if j < len(ps) and ps[j] != _CORRECCION else None
+            if siguiente is None and (articulo or anterior is None):
+                return None
+            if siguiente is None:
+                # "erre, dos veces": the letter before.
+                salida[-1] = tuple(a * veces for a in anterior)
+                i = j
+                continue
+            lecturas = {a * veces for a in siguiente[0]}
+            if anterior is not None and not articulo:
+                # "erre dos veces ene": R R N or R N N, both readings stay.
+                salida[-1] = tuple(dict.fromkeys(
+                    [a * veces + b for a in anterior for b in siguiente[0]]
+                    + [a + b * veces for a in anterior for b in siguiente[0]]))
+            else:
+                salida.append(tuple(sorted(lecturas)))
+            i = siguiente[1]
             continue
         if p in _MULETILLAS and not compuesta:
             i += 1
             continue
-        letra = _letra(ps, i)
-        if letra is None:
+        if p == "y" and not compuesta:
+            # "a y o o": the conjunction, or the letter I as the recogniser wrote it.
+            salida.append(("", "I"))
+            i += 1
+            continue
+        unidad = _unidad(ps, i)
+        if unidad is None:
             return None
-        caracter, j = letra
-        # "be de burro", "ese como en sapo": one letter, confirmed by a word's initial.
-        if j + 1 < len(ps) and ps[j] in _ACLARACION:
-            k = j + 1
-            if ps[j] == "como" and k < len(ps) and ps[k] == "en":
-                k += 1
-            if k < len(ps) and not _es_nombre(ps, k):
-                caracter = _aclarada(caracter, ps[i], ps[k])
-                if caracter is None:
-                    return None
-                j = k + 1
-        salida.append(caracter)
-        i = j
-    return "".join(salida)
+        salida.append(unidad[0])
+        i = unidad[1]
+    return salida
 
 
-def entender_documento(texto: str) -> str | None:
-    """The CURP (18) or RFC of a persona física (13) spelled in *texto*, if it validates."""
+def _lecturas(unidades: list[tuple[str, ...] | str]) -> set[str]:
+    """Every string the units can spell; a correction replaces one or more units before it."""
+    segmentos: list[list[tuple[str, ...]]] = [[]]
+    for u in unidades:
+        if u == _CORRECCION:
+            segmentos.append([])
+        else:
+            segmentos[-1].append(u)
+    if not segmentos[-1]:
+        return set()  # a correction with nothing after it
+    secuencias = [segmentos[0]]
+    for segmento in segmentos[1:]:
+        # A correction takes back at most as much as it says again ("cero dos, no, cero tres").
+        secuencias = [s[:len(s) - corte] + segmento for s in secuencias
+                      for corte in range(1, min(len(s), len(segmento)) + 1)]
+    total = sum(math.prod(len(u) for u in s) for s in secuencias)
+    if total > _MAX_LECTURAS:
+        return set()
+    return {"".join(partes) for s in secuencias for partes in itertools.product(*s)}
+
+
+def _deletreo(ps: list[str]) -> str | None:
+    """The literal reading of letters and digits said, as the recogniser wrote them."""
+    unidades = _unidades(ps)
+    if unidades is None or _CORRECCION in unidades:
+        return None
+    return "".join(u[0] for u in unidades)
+
+
+def lecturas_documento(texto: str) -> set[str]:
+    """Every reading of *texto* that is a valid CURP (18) or RFC of a persona física (13).
+
+    Homophones the recogniser wrote one way (b/v, "y" for I), a year said whole and a
+    self-correction each leave more than one reading; the check digit is never changed. Where
+    several readings of an RFC have its format, those whose check digit is right are kept if
+    any is (it is not required otherwise: about 1.5 % of real RFCs fail it).
+    """
     tokens = _tokens_documento(texto or "")
-    if not tokens:
-        return None
     tokens = _quitar_frases(tokens, _FRASES_MULETILLA)
-    if any(t in _CORRECCIONES for t in tokens):
-        return None
-    # A spelled label ("mi erre efe ce es …") is dropped only before the ID itself starts.
-    inicio = 0
-    while inicio < len(tokens) and tokens[inicio] in _MULETILLAS:
-        inicio += 1
-    for etiqueta in _ETIQUETAS_DELETREADAS:
-        if tokens[inicio:inicio + len(etiqueta)] == etiqueta:
-            tokens = tokens[inicio + len(etiqueta):]
-            break
-    documento = _deletreo(tokens)
-    if documento is None:
-        return None
-    if len(documento) == 18 and validar_curp(documento):
-        return documento
-    if len(documento) == 13 and validar_rfc(documento):
-        return documento
-    return None
+    tokens = _sin_preambulo(tokens)
+    tokens = _quitar_frases(tokens, _FRASES_CORRECCION, _CORRECCION)
+    unidades = _unidades(tokens)
+    if not unidades:
+        return set()
+    validas = {d for d in _lecturas(unidades)
+               if (len(d) == 18 and validar_curp(d)) or (len(d) == 13 and validar_rfc(d))}
+    if len(validas) > 1:
+        con_digito = {d for d in validas if len(d) == 18 or rfc_con_digito_correcto(d)}
+        validas = con_digito or validas
+    return validas
+
+
+def entender_documento(texto: str,
+                       registrado: Callable[[str], bool] | None = None) -> str | None:
+    """The CURP or RFC spelled in *texto*: its only valid reading that is *registrado*.
+
+    Without *registrado* every valid reading counts, so two valid readings are two answers
+    and nothing is chosen. With it, a homophone is settled only when exactly one reading is
+    both valid and registered; the surname must then match that person. Otherwise None: ask
+    again.
+    """
+    validas = lecturas_documento(texto)
+    if registrado is not None:
+        validas = {d for d in validas if registrado(d)}
+    return validas.pop() if len(validas) == 1 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,7 +642,14 @@ def coincide_apellido(dicho: str, registrado: str) -> bool:
     claves = [_clave_fonetica(p) for p in registradas]
     n = len(claves)
     # The caller may go on with the second surname ("Gómez Hernández"), but no further.
-    return dichas[:n] == claves and len(dichas) - n <= 2
+    if dichas[:n] == claves and len(dichas) - n <= 2:
+        return True
+    # A compound surname said as one word or written apart ("Delacruz", "Santa María"): the
+    # same sounds in the same order, particles included or all left out.
+    juntas = {_clave_fonetica("".join(_palabras(registrado))),
+              _clave_fonetica("".join(registradas))}
+    return any(_clave_fonetica("".join(palabras[:j])) in juntas and len(palabras) - j <= 2
+               for j in range(1, len(palabras) + 1))
 
 
 def elegir_por_apellido(dicho: str, candidatos: list[str]) -> list[int]:
@@ -536,6 +737,11 @@ _NO = [
     "no cancele", "no cancelar", "no confirmo", "no es correcto", "no esta bien", "incorrecto",
     "para nada", "de ninguna manera", "dejela", "dejela asi", "no quiero", "ahorita no",
     "no por favor", "nunca",
+    # dropping it, said the Mexican way
+    "siempre no", "mejor siempre no", "ya no", "mejor ya no", "ya mejor no", "olvidelo",
+    "olvidalo", "olvidela", "dejelo", "dejelo asi", "asi dejelo", "asi dejela", "asi dejala",
+    "asi dejalo", "mejor dejelo", "ahi muere", "ahi lo dejamos", "ahi le dejamos", "no se moleste",
+    "mejor no la cancele", "mejor lo dejo asi", "mejor la dejo",
 ]
 _DUDA = ["no se", "no estoy seguro", "no estoy segura", "quien sabe", "tal vez", "a lo mejor",
          "quiza", "quizas", "no entendi", "como", "que"]
@@ -595,6 +801,15 @@ _MOTIVOS_FRASES: dict[int, list[str]] = {
         "ya no quiero pedir el prestamo", "ya no voy a tramitar", "ya no lo voy a tramitar",
         "ya no quiero sacar el prestamo", "ya no quiero el credito", "ya no necesito el dinero",
         "ya no lo quiero pedir", "ya no me urge", "ya no quiero solicitarlo",
+        # said the long way round
+        "ya no va a ser necesario", "ya no es necesario", "ya no sera necesario",
+        "ya se resolvio", "ya lo resolvi", "ya se soluciono", "ya lo solucione",
+        "siempre no voy a pedir", "siempre no lo voy a pedir", "siempre no", "ya me ayudo",
+        "ya me ayudaron", "me presto", "me prestaron", "me va a prestar",
+        "ya no me va a hacer falta", "ya no lo voy a ocupar", "ya no voy a ocupar",
+        "ya no lo voy a requerir",
+        "ya tengo para", "ya junte el dinero", "ya me alcanzo", "ya salio el dinero",
+        "decidi no pedirlo", "mejor no lo pido", "ya no quiero endeudarme", "ya no quiero deudas",
     ],
     2: [
         "no puedo ir", "no puedo asistir", "no voy a poder", "no podre ir", "no podre asistir",
@@ -612,6 +827,24 @@ _MOTIVOS_FRASES: dict[int, list[str]] = {
         "no puedo faltar al trabajo", "el horario", "la hora", "no me alcanza el tiempo",
         "no tengo tiempo", "me falta tiempo", "se me atraveso algo", "me cambiaron el turno",
         "me cambiaron el horario", "tengo que cuidar",
+        # health: an illness or an operation, one's own or a relative's
+        "me van a operar", "me voy a operar", "me operan", "me operaron", "operacion", "cirugia",
+        "enfermo", "enferma", "enfermedad", "malo de", "mala de", "ando malo", "ando mala",
+        "me siento mal", "me internaron", "internado", "internada", "hospital", "incapacitado",
+        "incapacitada", "incapacidad", "covid", "me lastime", "me fracture", "me cai",
+        "estoy embarazada", "me voy a aliviar", "dar a luz", "estoy cuidando", "la estoy cuidando",
+        "lo estoy cuidando",
+        # away
+        "no voy a estar en la ciudad", "fuera de la ciudad", "ando fuera", "voy a salir",
+        "salgo de la ciudad", "me voy a mi pueblo", "mi pueblo", "salgo de vacaciones",
+        "de vacaciones", "vacaciones", "de viaje", "me voy de viaje", "no estoy en la ciudad", "no voy a estar aqui", "ando de viaje",
+        # the children
+        "no tengo quien me cuide", "no tengo quien cuide", "no hay quien cuide",
+        "no tengo con quien dejar", "no tengo con quien dejarlos", "cuidar a mis hijos",
+        "cuidar a los niños", "cuidar a mi hijo", "cuidar a mi hija", "los niños", "guarderia",
+        # a move
+        "mudanza", "me estoy mudando", "me voy a mudar", "me estoy cambiando de casa",
+        "me cambio de casa", "me voy a cambiar de casa", "cambiando de casa",
     ],
     3: [
         "me faltan papeles", "me falta un papel", "me faltan documentos", "me falta un documento",
@@ -638,6 +871,13 @@ _MOTIVOS_FRASES: dict[int, list[str]] = {
         "una oficina mas cerca", "mas cerca", "me queda lejos", "queda muy lejos",
         "esta muy lejos", "queda lejos", "otro lugar", "otra ciudad", "otro estado",
         "cambiarla", "cambiar", "posponer", "adelantar la cita", "recorrer la cita",
+        # rescheduling said the long way round
+        "la proxima semana", "la otra semana", "otra semana", "otro mes", "mas adelante",
+        "para despues", "despues", "cita nueva", "nueva cita", "pasen para", "me la pasen",
+        "me la cambien", "me la muevan", "recorrerla", "moverla", "pasarla", "otra ocasion",
+        "en otro momento", "mas tarde", "me cambie de domicilio a otro", "me mude a otra",
+        "me mude a otro", "me cambie de ciudad", "me cambie de estado", "me cambie a otra ciudad",
+        "mudar de ciudad", "mudar de estado", "cambiar de ciudad", "cambiar de estado",
     ],
 }
 _NO_PUEDE, _REAGENDA = 2, 4
