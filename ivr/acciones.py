@@ -84,11 +84,9 @@ def identificar_documento(ctx: Contexto, estado: Estado, entrada: Entrada,
             return bool(encontrados[documento])
 
         documento = habla.entender_documento(entrada.habla or "", registrado)
-        if documento is None:
-            nadie = bool(encontrados) and not any(encontrados.values())
-            return Resultado("no_encontrado" if nadie else "invalido",
-                             estado={"documento_por": "voz"} if nadie else {})
-        candidatos = encontrados[documento]
+        if documento is None and (not encontrados or any(encontrados.values())):
+            return Resultado("invalido")  # no valid reading, or several registered ones
+        candidatos = encontrados.get(documento, [])  # valid readings that nobody has: none
         forma = "voz"
     if not candidatos:
         return Resultado("no_encontrado", estado={"documento_por": forma})

@@ -837,7 +837,8 @@ _MOTIVOS_FRASES: dict[int, list[str]] = {
         # away
         "no voy a estar en la ciudad", "fuera de la ciudad", "ando fuera", "voy a salir",
         "salgo de la ciudad", "me voy a mi pueblo", "mi pueblo", "salgo de vacaciones",
-        "de vacaciones", "vacaciones", "de viaje", "me voy de viaje", "no estoy en la ciudad", "no voy a estar aqui", "ando de viaje",
+        "de vacaciones", "vacaciones", "de viaje", "me voy de viaje", "no estoy en la ciudad",
+        "no voy a estar aqui", "ando de viaje",
         # the children
         "no tengo quien me cuide", "no tengo quien cuide", "no hay quien cuide",
         "no tengo con quien dejar", "no tengo con quien dejarlos", "cuidar a mis hijos",
