@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     Time,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from ivr.domain.keypad import a_teclas
 
@@ -189,6 +189,43 @@ class Transferencia(Base):
     # never taken from the browser: a cancel on this transfer is about this person only).
     encontrado_id: Mapped[int | None] = mapped_column(ForeignKey("derechohabiente.id"))
     encontrado_por: Mapped[str | None] = mapped_column(String(64))
+    # The agent's leg of the <Dial>, from its statusCallback: initiated, ringing, in-progress,
+    # completed... "En línea" on the agents' page is ringing or in-progress.
+    agente_estado: Mapped[str | None] = mapped_column(String(32))
+    agente_estado_en: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+RESULTADOS_DEVOLUCION = ("contactado", "no_contesto", "numero_equivocado", "otro")
+
+
+class Devolucion(Base):
+    """A caller's request to be called back by an agent in agent hours (devolución de llamada).
+
+    It comes from a transfer that could not reach an agent (out of hours, or a failed dial):
+    its context (reason, who, which cita, the path) is that transfer's."""
+
+    __tablename__ = "devolucion"
+    __table_args__ = (
+        CheckConstraint(_en("estado", ("pendiente", "llamado")), name="estado"),
+        CheckConstraint(f"resultado IS NULL OR {_en('resultado', RESULTADOS_DEVOLUCION)}",
+                        name="resultado"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)  # one request per call
+    transferencia_id: Mapped[int] = mapped_column(ForeignKey("transferencia.id"))
+    telefono: Mapped[str] = mapped_column(String(64))  # the number to call: the caller's own
+    creada_en: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=ahora_utc,
+                                                index=True)
+    estado: Mapped[str] = mapped_column(String(10), default="pendiente")
+    resultado: Mapped[str | None] = mapped_column(String(20))
+    nota: Mapped[str | None] = mapped_column(String(200))
+    llamado_en: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    llamado_por: Mapped[str | None] = mapped_column(String(64))
+    transferencia: Mapped[Transferencia] = relationship()
+
+    def __repr__(self) -> str:  # the phone number is personal data: never in a repr
+        return f"<Devolucion {self.id} {self.estado}>"
 
 
 class Agente(Base):

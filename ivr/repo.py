@@ -183,3 +183,24 @@ def actualizar_dial_status(session: Session, call_sid: str,
         transferencia.dial_status = dial_status
         session.flush()
     return transferencia
+
+
+# The agent leg's states in the order a call goes through them: a late, out-of-order status
+# callback (Twilio does not promise order) must not move a finished leg back to "ringing".
+ORDEN_ESTADO_AGENTE = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3,
+                       "answered": 3, "completed": 4, "busy": 4, "no-answer": 4, "failed": 4,
+                       "canceled": 4}
+
+
+def registrar_estado_agente(session: Session, transferencia_id: int, estado: str,
+                            ahora: datetime) -> Transferencia | None:
+    """Record the state of the agent's leg of this transfer (its <Dial> statusCallback)."""
+    transferencia = session.get(Transferencia, transferencia_id)
+    if transferencia is None or estado not in ORDEN_ESTADO_AGENTE:
+        return None
+    anterior = ORDEN_ESTADO_AGENTE.get(transferencia.agente_estado or "", -1)
+    if ORDEN_ESTADO_AGENTE[estado] >= anterior:
+        transferencia.agente_estado = estado
+        transferencia.agente_estado_en = ahora
+        session.flush()
+    return transferencia

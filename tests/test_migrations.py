@@ -74,4 +74,7 @@ def test_downgrade_a_base_quita_todo(url_vacia):
 
 def test_una_sola_cabeza():
     scripts = ScriptDirectory.from_config(migrations.config("sqlite://"))
-    assert scripts.get_heads() == ["0002"]
+    # A linear chain: one head, and every revision but the first revises exactly one other.
+    assert len(scripts.get_heads()) == 1
+    assert [r.down_revision for r in scripts.walk_revisions()][-1] is None
+    assert all(isinstance(r.down_revision, str) for r in list(scripts.walk_revisions())[:-1])
