@@ -50,6 +50,25 @@ CONEXION = {
 }
 
 
+# Every state of the attempt to reach an agent, for the detail page (CONEXION covers the
+# ones where the caller did not reach one).
+ENLACE = {
+    **CONEXION,
+    "queued": "En espera de marcar al agente",
+    "initiated": "Marcando al agente",
+    "ringing": "Sonando con el agente",
+    "in-progress": "En línea con un agente",
+    "answered": "En línea con un agente",
+    "completed": "Habló con un agente",
+    "bridged": "Habló con un agente",
+}
+
+
+def enlace(dial_status: str | None) -> str:
+    """A dial, queue or agent-leg status in Spanish (the code itself when it has none)."""
+    return ENLACE.get(dial_status or "", dial_status or "")
+
+
 def conexion(dial_status: str | None) -> str:
     """Why the caller did not reach an agent ("" when they did, or it is still ringing)."""
     return CONEXION.get(dial_status or "", "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -52,12 +53,32 @@ def cambiar_contrasena(session: Session, agente: Agente, password_hash: str) -> 
 # -- transfers -----------------------------------------------------------------------------
 
 
-def transferencias_recientes(session: Session, limite: int) -> list[Transferencia]:
-    """The latest transfers, newest first."""
-    return list(session.scalars(
-        select(Transferencia)
+@dataclass(frozen=True)
+class FilaTransferencia:
+    """A transfer with what its list row shows: the caller's number, who, which cita."""
+
+    transferencia: Transferencia
+    desde: str | None
+    derechohabiente: Derechohabiente | None
+    cita: Cita | None
+
+
+def transferencias_para_lista(session: Session, limite: int, *,
+                              solo_pendientes: bool) -> list[FilaTransferencia]:
+    """The latest transfers (only those not handled yet, if asked), newest first, each with
+    its call's number, the derechohabiente (identified by the line or found by an agent) and
+    the call's cita: one query for the whole list."""
+    consulta = (
+        select(Transferencia, Llamada.desde, Derechohabiente, Cita)
+        .outerjoin(Llamada, Llamada.call_sid == Transferencia.call_sid)
+        .outerjoin(Derechohabiente, Derechohabiente.id == func.coalesce(
+            Transferencia.derechohabiente_id, Transferencia.encontrado_id))
+        .outerjoin(Cita, Cita.id == Transferencia.cita_id)
         .order_by(Transferencia.creada_en.desc(), Transferencia.id.desc())
-        .limit(limite)))
+        .limit(limite))
+    if solo_pendientes:
+        consulta = consulta.where(Transferencia.atendida.is_not(True))
+    return [FilaTransferencia(t, desde, d, c) for t, desde, d, c in session.execute(consulta)]
 
 
 def contar_pendientes(session: Session) -> int:

@@ -336,36 +336,56 @@ def test_csrf_no_se_aplica_a_los_webhooks_de_twilio(client):
 # -- list ----------------------------------------------------------------------------------
 
 
-def test_lista_mas_reciente_primero(agente, client, datos):
+def ids_de_la_lista(pagina: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<tr class="[a-z -]+" data-id="(\d+)"', pagina)]
+
+
+def test_lista_pendientes_mas_reciente_primero(agente, client, datos):
     pagina = texto(client.get("/agent/"))
-    ids = [int(i) for i in re.findall(r'<tr class="[a-z ]+" data-id="(\d+)"', pagina)]
-    assert ids == [datos.anonima, datos.identificada, datos.antigua]
+    assert ids_de_la_lista(pagina) == [datos.anonima, datos.identificada]
     assert '<meta http-equiv="refresh"' in pagina
     assert "2</span> pendientes" in pagina
+    assert "<title>(2) Transferencias · Línea ASISSSTE</title>" in pagina
     assert "<small>Ningún agente contestó</small>" in pagina  # why that caller wasn't reached
+    assert '<a href="/agent/" aria-current="page">Pendientes</a>' in pagina
+
+
+def test_lista_todas(agente, client, datos):
+    pagina = texto(client.get("/agent/?ver=todas"))
+    assert ids_de_la_lista(pagina) == [datos.anonima, datos.identificada, datos.antigua]
+    assert '<a href="/agent/?ver=todas" aria-current="page">Todas</a>' in pagina
+    assert 'data-url="/agent/transferencias.json?ver=todas"' in pagina
 
 
 def test_lista_json(agente, client, datos):
-    respuesta = client.get("/agent/transferencias.json")
+    respuesta = client.get("/agent/transferencias.json?ver=todas")
     assert respuesta.status_code == 200
     cuerpo = respuesta.get_json()
-    assert cuerpo["pendientes"] == 2
+    assert (cuerpo["pendientes"], cuerpo["todas"]) == (2, True)
     assert cuerpo["transferencias"] == [
-        {"id": datos.anonima, "hora": "09:57:00", "fecha": "hace 3 minutos",
+        {"id": datos.anonima, "hora": "09:57", "hace": "hace 3 minutos", "telefono": "",
+         "nombre": None, "cita": None, "cita_pronto": False,
          "razon": "No se pudo identificar después de tres intentos", "identificado": False,
          "nodo": "captura de CURP o RFC", "atendida": False, "atendida_por": None,
          "conexion": "Ningún agente contestó",
          "url": f"/agent/transferencias/{datos.anonima}"},
-        {"id": datos.identificada, "hora": "09:50:00", "fecha": "hace 10 minutos",
+        {"id": datos.identificada, "hora": "09:50", "hace": "hace 10 minutos",
+         "telefono": "…2222", "nombre": "Ana Gómez Ruiz", "cita": "mié 2 dic, 15:00",
+         "cita_pronto": False,
          "razon": "El cliente pidió un agente", "identificado": True, "nodo": "lista de citas",
          "atendida": False, "atendida_por": None, "conexion": "",
          "url": f"/agent/transferencias/{datos.identificada}"},
         # Codes the page doesn't know are shown as they are.
-        {"id": datos.antigua, "hora": "10:00:00", "fecha": "23/11/2026", "razon": "razon_nueva",
+        {"id": datos.antigua, "hora": "10:00", "hace": "hace 24 horas", "telefono": "",
+         "nombre": None, "cita": None, "cita_pronto": False, "razon": "razon_nueva",
          "identificado": False, "nodo": "nodo_nuevo", "atendida": True, "atendida_por": "luis",
          "conexion": "", "url": f"/agent/transferencias/{datos.antigua}"},
     ]
-    assert CURP not in texto(respuesta)
+    # The rows as the page draws them, for its script; never the CURP or the whole number.
+    assert ids_de_la_lista(cuerpo["filas"]) == [datos.anonima, datos.identificada, datos.antigua]
+    assert CURP not in texto(respuesta) and "5511112222" not in texto(respuesta)
+    pendientes = client.get("/agent/transferencias.json").get_json()
+    assert [t["id"] for t in pendientes["transferencias"]] == [datos.anonima, datos.identificada]
 
 
 def test_lista_ve_las_transferencias_nuevas(agente, app, client, reloj):
@@ -377,7 +397,50 @@ def test_lista_ve_las_transferencias_nuevas(agente, app, client, reloj):
     primera = client.get("/agent/transferencias.json").get_json()["transferencias"][0]
     assert primera["razon"] == "Hubo un error del sistema"
     assert primera["nodo"] == "confirmación"
-    assert primera["fecha"] == "hace menos de un minuto"
+    assert primera["hace"] == "hace menos de un minuto"
+
+
+@pytest.mark.parametrize("dias, hora, pronto", [
+    (1, (9, 0), True),        # tomorrow 09:00: 23 h away
+    (1, (21, 59), True),      # 35 h 59 min away
+    (1, (22, 0), False),      # exactly 36 h
+    (0, (9, 0), False),       # already started
+])
+def test_cita_a_menos_de_36_horas(agente, app, client, datos, dias, hora, pronto):
+    with app.app_context():
+        sesion = db.sesion()
+        cita = Cita(clave="MN8K2P", derechohabiente_id=datos.gomez,
+                    unidad_id=sesion.get(Cita, datos.futura).unidad_id, ventanilla="04",
+                    fecha=date(2026, 11, 24) + timedelta(days=dias), hora_inicio=time(*hora),
+                    hora_fin=time(23, 0), tramite="Préstamo personal")
+        sesion.add(cita)
+        sesion.flush()
+        t = Transferencia(call_sid="CA" + "6" * 32, razon="pidio_agente", nodo="citas",
+                          identificado=True, derechohabiente_id=datos.gomez, cita_id=cita.id,
+                          creada_en=AHORA, atendida=False)
+        sesion.add(t)
+        db.confirmar()
+        t_id = t.id
+    fila = client.get("/agent/transferencias.json").get_json()["transferencias"][0]
+    assert (fila["id"], fila["cita_pronto"]) == (t_id, pronto)
+    pagina = texto(client.get(f"/agent/transferencias/{t_id}"))
+    assert pagina.count('<span class="etiqueta pronto">en menos de 36 h</span>') == int(pronto)
+
+
+@pytest.mark.parametrize("dial_status, texto_esperado", [
+    ("completed", "Habló con un agente"),
+    ("no-answer", "Ningún agente contestó"),
+    ("busy", "Línea de agentes ocupada"),
+    ("in-progress", "En línea con un agente"),
+    ("fuera_de_horario", "Fuera de horario: no se le comunicó"),
+])
+def test_estado_del_enlace_en_espanol(agente, app, client, datos, dial_status, texto_esperado):
+    with app.app_context():
+        db.sesion().get(Transferencia, datos.identificada).dial_status = dial_status
+        db.confirmar()
+    pagina = texto(client.get(f"/agent/transferencias/{datos.identificada}"))
+    assert f"<dt>Enlace con agente</dt><dd>{texto_esperado}</dd>" in pagina
+    assert dial_status not in pagina
 
 
 # -- detail --------------------------------------------------------------------------------
@@ -390,7 +453,7 @@ def test_detalle_de_una_llamada_identificada(agente, client, datos):
     assert CURP in pagina and RFC in pagina and "5512345678" in pagina
     assert "El cliente pidió un agente" in pagina
     # All the citas, in date order, with their state and the folio of the cancelled one.
-    claves = re.findall(r'<tr id="cita-\d+">\s*<td class="clave">(\w+)', pagina)
+    claves = re.findall(r'<tr id="cita-\d+">\s*<td class="clave"[^>]*>(\w+)', pagina)
     assert claves == ["PZ3M8N", "LP6H4J", "UC3QK2", "UC7HW4"]
     assert "CANX7Q9" in pagina
     assert "miércoles 2 de diciembre de 2026" in pagina

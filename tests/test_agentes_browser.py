@@ -7,6 +7,7 @@ import re
 import shutil
 import threading
 from contextlib import contextmanager
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from ivr import db
-from ivr.models import Cancelacion, Transferencia
+from ivr.models import Cancelacion, Cita, Transferencia
 from tests.test_agentes import AHORA, CONTRASENA, Reloj, app_sembrada  # the same data
 
 CHROMIUM = "/usr/bin/chromium"
@@ -97,13 +98,15 @@ def test_entrar_ver_la_lista_abrir_cancelar_y_atender(app, servidor, pagina, cap
     pagina.fill("#contrasena", CONTRASENA)
     pagina.click("button:has-text('Entrar')")
 
-    # The list, newest first.
+    # The list: pending transfers, newest first.
     expect(pagina).to_have_url(f"{servidor}/agent/")
     filas = pagina.locator("#transferencias tbody tr")
-    expect(filas).to_have_count(3)
+    expect(filas).to_have_count(2)
     expect(filas.nth(0)).to_contain_text("No se pudo identificar después de tres intentos")
     expect(filas.nth(1)).to_contain_text("El cliente pidió un agente")
-    expect(filas.nth(2)).to_contain_text("Atendida por luis")
+    expect(filas.nth(1)).to_contain_text("Ana Gómez Ruiz")
+    expect(filas.nth(1)).to_contain_text("tel. …2222")
+    expect(filas.nth(1)).to_contain_text("mié 2 dic, 15:00")
 
     # It refreshes by itself: a new transfer shows up on top without reloading.
     with app.app_context():
@@ -111,11 +114,19 @@ def test_entrar_ver_la_lista_abrir_cancelar_y_atender(app, servidor, pagina, cap
                                       nodo="motivo", identificado=True,
                                       creada_en=app.config["RELOJ"](), atendida=False))
         db.confirmar()
-    expect(filas).to_have_count(4)
+    expect(filas).to_have_count(3)
     expect(filas.nth(0)).to_contain_text("No logró responder después de tres intentos")
+    # It announces itself: highlighted, in the title and in a notice, until the agent acts.
+    expect(filas.nth(0)).to_have_class(re.compile(r"\bnueva\b"))
+    expect(filas.nth(1)).not_to_have_class(re.compile(r"\bnueva\b"))
     expect(pagina.locator("#pendientes")).to_have_text("3")
-    expect(pagina).to_have_title(re.compile(r"^\(3\) Transferencias"))
+    expect(pagina).to_have_title(re.compile(r"^¡Nueva! \(3\) Transferencias"))
+    expect(pagina.locator("#nueva-llegada")).to_have_text(
+        re.compile(r"^Llegó una transferencia nueva: la \d+\.$"))
     pagina.screenshot(path=capturas / "02-lista.png", full_page=True)
+    pagina.keyboard.press("Shift")
+    expect(pagina).to_have_title(re.compile(r"^\(3\) Transferencias"))
+    expect(pagina.locator("#nueva-llegada")).to_be_hidden()
 
     # Open the identified caller's transfer.
     pagina.click("text=El cliente pidió un agente")
@@ -146,10 +157,14 @@ def test_entrar_ver_la_lista_abrir_cancelar_y_atender(app, servidor, pagina, cap
     # Mark it handled; the list says so.
     pagina.click("button:has-text('Marcar como atendida')")
     expect(pagina.locator("#estado-transferencia")).to_have_text("Atendida por ana")
-    pagina.click("text=← Todas las transferencias")
+    pagina.click("text=← Lista de transferencias")
     fila = pagina.locator(f"#transferencias tr[data-id='{datos.identificada}']")
-    expect(fila).to_contain_text("Atendida por ana")
+    expect(fila).to_have_count(0)  # no longer pending
     expect(pagina.locator("#pendientes")).to_have_text("2")
+    pagina.click("nav.vista >> text=Todas")
+    expect(fila).to_contain_text("Atendida por ana")
+    expect(pagina.locator(f"#transferencias tr[data-id='{datos.antigua}']")).to_contain_text(
+        "Atendida por luis")
     pagina.screenshot(path=capturas / "06-lista-atendida.png", full_page=True)
 
     # Log out: back to the login page, and the list is closed again.
@@ -181,3 +196,77 @@ def test_bajo_https_la_cookie_es_secure_httponly_y_lax(app_https, pagina):
     assert (sesion["secure"], sesion["httpOnly"], sesion["sameSite"]) == (True, True, "Lax")
     # The script can't read it.
     assert pagina.evaluate("document.cookie") == ""
+
+
+def entrar(pagina, servidor) -> None:
+    pagina.goto(f"{servidor}/agent/entrar")
+    pagina.fill("#usuario", "ana")
+    pagina.fill("#contrasena", CONTRASENA)
+    pagina.click("button:has-text('Entrar')")
+    sync_api.expect(pagina).to_have_url(f"{servidor}/agent/")
+
+
+def cita_pronto(app) -> int:
+    """A transfer about a cita tomorrow morning (less than 36 h away): returns its id."""
+    datos = app.config["DATOS"]
+    with app.app_context():
+        sesion = db.sesion()
+        cita = Cita(clave="MN8K2P", derechohabiente_id=datos.gomez,
+                    unidad_id=sesion.get(Cita, datos.futura).unidad_id, ventanilla="04",
+                    fecha=date(2026, 11, 25), hora_inicio=time(9, 0), hora_fin=time(9, 15),
+                    tramite="Préstamo personal")
+        sesion.add(cita)
+        sesion.flush()
+        t = Transferencia(call_sid="CA" + "5" * 32, razon="no_cancelable", nodo="confirmacion",
+                          identificado=True, derechohabiente_id=datos.gomez, cita_id=cita.id,
+                          creada_en=AHORA - timedelta(minutes=1), atendida=False,
+                          dial_status="completed")
+        sesion.add(t)
+        db.confirmar()
+        return t.id
+
+
+@pytest.mark.parametrize("ancho, alto", [(390, 844), (1366, 768)])
+def test_se_lee_sin_desplazarse_de_lado(app, servidor, pagina, capturas, ancho, alto):
+    expect = sync_api.expect
+    datos = app.config["DATOS"]
+    pronto = cita_pronto(app)
+    pagina.set_viewport_size({"width": ancho, "height": alto})
+    entrar(pagina, servidor)
+    fila = pagina.locator(f"#transferencias tr[data-id='{pronto}']")
+    expect(fila.locator(".etiqueta.pronto")).to_have_text("en menos de 36 h")
+    expect(fila).to_contain_text("Ana Gómez Ruiz")
+    paginas = {
+        "lista": "/agent/",
+        "todas": "/agent/?ver=todas",
+        "identificada": f"/agent/transferencias/{datos.identificada}",
+        "anonima": f"/agent/transferencias/{datos.anonima}",
+        "pronto": f"/agent/transferencias/{pronto}",
+    }
+    for nombre, ruta in paginas.items():
+        pagina.goto(f"{servidor}{ruta}")
+        pagina.screenshot(path=capturas / f"ancho-{ancho}-{nombre}.png", full_page=True)
+        anchura = pagina.evaluate("document.documentElement.scrollWidth")
+        assert anchura <= ancho, f"{nombre}: {anchura} px de ancho en una ventana de {ancho}"
+    # The dial's result in Spanish, and the soon cita flagged on the detail too.
+    expect(pagina.locator(".tarjeta").first).to_contain_text("Habló con un agente")
+    expect(pagina.locator("#citas .etiqueta.pronto")).to_have_text("en menos de 36 h")
+    assert pagina.errores == []
+
+
+def test_aviso_con_sonido_si_el_agente_lo_pide(app, servidor, pagina):
+    expect = sync_api.expect
+    entrar(pagina, servidor)
+    casilla = pagina.locator("#sonido")
+    expect(casilla).not_to_be_checked()
+    casilla.check()
+    with app.app_context():
+        db.sesion().add(Transferencia(call_sid="CA" + "8" * 32, razon="pidio_agente",
+                                      nodo="menu_principal", identificado=False,
+                                      creada_en=app.config["RELOJ"](), atendida=False))
+        db.confirmar()
+    expect(pagina.locator("#transferencias")).to_have_attribute("data-sonidos", "1")
+    # The choice is remembered by this browser.
+    pagina.reload()
+    expect(pagina.locator("#sonido")).to_be_checked()
+    assert pagina.errores == []

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from babel.dates import format_date
 from flask import (
     abort,
     current_app,
@@ -22,11 +20,11 @@ from flask import (
 from flask_login import current_user
 
 from ivr import db, etiquetas, linea, repo, repo_agentes
+from ivr.agentes import formato
 from ivr.agentes.acceso import ahora
-from ivr.models import Derechohabiente, Transferencia
+from ivr.models import Transferencia
 
 log = logging.getLogger(__name__)
-MEXICO = ZoneInfo("America/Mexico_City")
 LIMITE_LISTA = 200
 MAX_ID = 2**31 - 1  # the database's integer columns
 SOLICITANTES = {"titular": "El titular", "tercero": "Otra persona a nombre del titular"}
@@ -37,32 +35,21 @@ ESTADOS_CITA = {"agendada": "Agendada", "cancelada": "Cancelada", "atendida": "A
 # -- list ----------------------------------------------------------------------------------
 
 
-def _utc(momento: datetime | None) -> datetime | None:
-    """SQLite gives back naive datetimes: they were stored in UTC."""
-    if momento is None:
-        return None
-    return momento if momento.tzinfo else momento.replace(tzinfo=UTC)
-
-
-def _hace(momento: datetime, ahora: datetime) -> str:
-    segundos = max(0, int((ahora - momento).total_seconds()))
-    if segundos < 60:
-        return "hace menos de un minuto"
-    if segundos < 3600:
-        minutos = segundos // 60
-        return f"hace {minutos} minuto{'s' if minutos != 1 else ''}"
-    horas = segundos // 3600
-    return f"hace {horas} hora{'s' if horas != 1 else ''}"
-
-
-def _fila(t: Transferencia, ahora: datetime) -> dict:
-    creada = _utc(t.creada_en)
-    local = creada.astimezone(MEXICO)
-    hoy = ahora.astimezone(MEXICO).date()
+def _fila(f: repo_agentes.FilaTransferencia, instante: datetime) -> dict:
+    """One row of the list, as the template and the page's script draw it."""
+    t = f.transferencia
+    creada = formato.utc(t.creada_en)
+    desde = _contexto(t).get("desde") or f.desde
     return {
         "id": t.id,
-        "hora": local.strftime("%H:%M:%S"),
-        "fecha": _hace(creada, ahora) if local.date() == hoy else local.strftime("%d/%m/%Y"),
+        "hora": creada.astimezone(formato.MEXICO).strftime("%H:%M"),
+        "hace": formato.hace(creada, instante),
+        "telefono": formato.ultimos_cuatro(desde),
+        "nombre": formato.nombre_completo(f.derechohabiente) if f.derechohabiente else None,
+        "cita": (f"{formato.fecha_corta(f.cita.fecha)}, {f.cita.hora_inicio.strftime('%H:%M')}"
+                 if f.cita else None),
+        "cita_pronto": bool(f.cita and f.cita.estado == "agendada"
+                            and formato.pronto(f.cita, instante)),
         "razon": etiquetas.razon(t.razon),
         "identificado": bool(t.identificado),
         "nodo": etiquetas.nodo(t.nodo),
@@ -73,24 +60,29 @@ def _fila(t: Transferencia, ahora: datetime) -> dict:
     }
 
 
-def _transferencias() -> tuple[list[dict], int]:
+def _transferencias(todas: bool) -> dict:
     sesion = db.sesion()
     instante = ahora()
-    filas = repo_agentes.transferencias_recientes(sesion, LIMITE_LISTA)
-    return [_fila(t, instante) for t in filas], repo_agentes.contar_pendientes(sesion)
+    filas = repo_agentes.transferencias_para_lista(sesion, LIMITE_LISTA,
+                                                   solo_pendientes=not todas)
+    return {"transferencias": [_fila(f, instante) for f in filas],
+            "pendientes": repo_agentes.contar_pendientes(sesion), "todas": todas}
+
+
+def _ver_todas() -> bool:
+    return request.args.get("ver") == "todas"
 
 
 def lista():
-    """The live list of transfers, newest first."""
-    filas, pendientes = _transferencias()
-    return render_template("agentes/lista.html", transferencias=filas, pendientes=pendientes,
+    """The live list: pending transfers newest first (all of them with ?ver=todas)."""
+    return render_template("agentes/lista.html", **_transferencias(_ver_todas()),
                            cada_segundos=current_app.config["AGENT_REFRESH_SECONDS"])
 
 
 def transferencias_json():
-    """The same list for the page's script (no personal data in it)."""
-    filas, pendientes = _transferencias()
-    return jsonify(transferencias=filas, pendientes=pendientes)
+    """The same list for the page's script (behind the login, never cached)."""
+    datos = _transferencias(_ver_todas())
+    return jsonify(**datos, filas=render_template("agentes/_filas.html", **datos))
 
 
 # -- detail --------------------------------------------------------------------------------
@@ -122,30 +114,19 @@ def _id_de_formulario(nombre: str) -> int | None:
     return int(valor)
 
 
-def _nombre_completo(d: Derechohabiente) -> str:
-    return " ".join(p for p in (d.nombre, d.primer_apellido, d.segundo_apellido) if p)
-
-
-def _fecha_larga(d: date) -> str:
-    return format_date(d, "EEEE d 'de' MMMM 'de' y", locale="es_MX")
-
-
-def _horas(inicio: time, fin: time | None) -> str:
-    return inicio.strftime("%H:%M") + (f"–{fin.strftime('%H:%M')}" if fin else "")
-
-
 def _citas(derechohabiente_id: int) -> list[dict]:
     """All of a derechohabiente's citas, with their unit, state, folio and whether they can go."""
     sesion = db.sesion()
     citas = repo_agentes.citas_de(sesion, derechohabiente_id)
     cancelaciones = repo_agentes.cancelaciones_por_cita(sesion, (c.id for c in citas))
     unidades = repo_agentes.nombres_de_unidades(sesion, (c.unidad_id for c in citas))
-    cancelables = {c.id for c in repo.citas_cancelables(sesion, derechohabiente_id, ahora())}
+    instante = ahora()
+    cancelables = {c.id for c in repo.citas_cancelables(sesion, derechohabiente_id, instante)}
     return [{
         "id": c.id,
         "clave": c.clave,
-        "fecha": _fecha_larga(c.fecha),
-        "horas": _horas(c.hora_inicio, c.hora_fin),
+        "fecha": formato.fecha_larga(c.fecha),
+        "horas": formato.horas(c.hora_inicio, c.hora_fin),
         "unidad": unidades.get(c.unidad_id, ""),
         "ventanilla": c.ventanilla,
         "tramite": getattr(c, "tramite", None),
@@ -154,6 +135,7 @@ def _citas(derechohabiente_id: int) -> list[dict]:
         "folio": cancelaciones[c.id].folio if c.id in cancelaciones else None,
         "cancelada_por": cancelaciones[c.id].canal if c.id in cancelaciones else None,
         "cancelable": c.id in cancelables,
+        "pronto": c.estado == "agendada" and formato.pronto(c, instante),
     } for c in citas]
 
 
@@ -166,7 +148,7 @@ def _vista_detalle(t: Transferencia, *, resultados: list | None = None, busqueda
     motivo = contexto.get("motivo") or None
     dh_id = _derechohabiente_id(t)
     derechohabiente = repo_agentes.derechohabiente_por_id(sesion, dh_id) if dh_id else None
-    creada = _utc(t.creada_en).astimezone(MEXICO)
+    creada = formato.utc(t.creada_en).astimezone(formato.MEXICO)
     return render_template(
         "agentes/detalle.html",
         t=t,
@@ -174,9 +156,10 @@ def _vista_detalle(t: Transferencia, *, resultados: list | None = None, busqueda
                       "motivo": motivo.get("codigo") if isinstance(motivo, dict) else None,
                       "solicitante_tipo": contexto.get("solicitante_tipo"),
                       "solicitante_nombre": contexto.get("solicitante_nombre") or ""},
-        creada=f"{_fecha_larga(creada.date())}, {creada.strftime('%H:%M:%S')}",
+        creada=f"{formato.fecha_larga(creada.date())}, {creada.strftime('%H:%M:%S')}",
         razon=etiquetas.razon(t.razon),
         nodo=etiquetas.nodo(t.nodo),
+        enlace=etiquetas.enlace(t.dial_status),
         desde=contexto.get("desde") or (llamada.desde if llamada else None),
         ruta=[etiquetas.nodo(n) for n in ruta],
         documento_por=DOCUMENTO_POR.get(contexto.get("documento_por") or ""),
@@ -184,11 +167,11 @@ def _vista_detalle(t: Transferencia, *, resultados: list | None = None, busqueda
         solicitante_tipo=SOLICITANTES.get(contexto.get("solicitante_tipo") or ""),
         solicitante_nombre=contexto.get("solicitante_nombre"),
         derechohabiente=derechohabiente,
-        nombre=_nombre_completo(derechohabiente) if derechohabiente else None,
+        nombre=formato.nombre_completo(derechohabiente) if derechohabiente else None,
         encontrado_aqui=bool(derechohabiente and not t.derechohabiente_id),
         citas=_citas(derechohabiente.id) if derechohabiente else [],
         motivos=linea.actual().flujo.motivos,
-        resultados=[(d, _nombre_completo(d)) for d in resultados or []],
+        resultados=[(d, formato.nombre_completo(d)) for d in resultados or []],
         busqueda_hecha=busqueda_hecha,
         documento=documento,
         error_busqueda=error_busqueda,
@@ -276,8 +259,9 @@ def cancelar(transferencia_id: int):
              "solicitante_tipo": tipo, "solicitante_nombre": nombre if tipo == "tercero" else ""}
     if request.form.get("confirmado") != "si":
         return render_template("agentes/confirmar.html", t=t, datos=datos,
-                               fecha=_fecha_larga(cita.fecha),
-                               horas=_horas(cita.hora_inicio, cita.hora_fin), clave=cita.clave,
+                               fecha=formato.fecha_larga(cita.fecha),
+                               horas=formato.horas(cita.hora_inicio, cita.hora_fin),
+                               clave=cita.clave,
                                motivo=texto_motivo, solicitante=SOLICITANTES[tipo],
                                solicitante_nombre=datos["solicitante_nombre"])
     resultado = repo.cancelar_cita(

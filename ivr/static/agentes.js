@@ -1,4 +1,5 @@
-// The agents' list refreshes itself: poll the JSON list and redraw the table body.
+// The agents' list refreshes itself: poll the JSON list, redraw the rows the server drew, and
+// announce new arrivals (row highlighted, page title, an optional sound).
 (function () {
   "use strict";
   var tabla = document.getElementById("transferencias");
@@ -6,65 +7,82 @@
   var url = tabla.dataset.url;
   var cada = parseInt(tabla.dataset.cada, 10) || 5000;
   var estado = document.getElementById("estado-lista");
-  var vistas = null;
+  var aviso = document.getElementById("nueva-llegada");
+  var casilla = document.getElementById("sonido");
+  var titulo = "Transferencias · Línea ASISSSTE";
+  var vistas = {};
+  var pendientes = 0;
+  var sinVer = 0;  // arrivals the agent hasn't looked at yet (title and notice)
+  var audio = null;
 
-  function celda(fila, texto, enlace, detalle) {
-    var td = document.createElement("td");
-    var nodo = td;
-    if (enlace) {
-      nodo = document.createElement("a");
-      nodo.href = enlace;
-      td.appendChild(nodo);
-    }
-    nodo.textContent = texto;
-    if (detalle) {
-      var small = document.createElement("small");
-      small.textContent = detalle;
-      td.appendChild(small);
-    }
-    fila.appendChild(td);
-    return td;
+  function ids(cuerpo) {
+    var encontrados = {};
+    Array.prototype.forEach.call(cuerpo.rows, function (fila) {
+      if (fila.dataset.id) { encontrados[fila.dataset.id] = true; }
+    });
+    return encontrados;
+  }
+
+  function ponerTitulo() {
+    document.title = (sinVer ? "¡Nueva! " : "") + (pendientes ? "(" + pendientes + ") " : "") +
+      titulo;
+  }
+
+  function visto() {
+    if (!sinVer) { return; }
+    sinVer = 0;
+    aviso.hidden = true;
+    ponerTitulo();
+  }
+
+  // The sound is the agent's choice, remembered by this browser; browsers allow audio only
+  // after a click, which ticking the box is.
+  function sonar() {
+    if (!casilla || !casilla.checked || !audio) { return; }
+    var tono = audio.createOscillator();
+    var volumen = audio.createGain();
+    tono.frequency.value = 880;
+    volumen.gain.setValueAtTime(0.2, audio.currentTime);
+    volumen.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+    tono.connect(volumen).connect(audio.destination);
+    tono.start();
+    tono.stop(audio.currentTime + 0.6);
+    tabla.dataset.sonidos = (parseInt(tabla.dataset.sonidos, 10) || 0) + 1;
+  }
+
+  if (casilla) {
+    casilla.parentNode.hidden = false;
+    casilla.checked = window.localStorage.getItem("ivr-sonido") === "si";
+    casilla.addEventListener("change", function () {
+      window.localStorage.setItem("ivr-sonido", casilla.checked ? "si" : "no");
+      if (casilla.checked && !audio && window.AudioContext) { audio = new window.AudioContext(); }
+    });
   }
 
   function dibujar(datos) {
     var cuerpo = document.createElement("tbody");
-    var nuevas = {};
-    datos.transferencias.forEach(function (t) {
-      var fila = document.createElement("tr");
-      fila.className = t.atendida ? "atendida" : "pendiente";
-      if (vistas !== null && !vistas[t.id]) { fila.className += " nueva"; }
-      fila.dataset.id = t.id;
-      nuevas[t.id] = true;
-      celda(fila, t.hora, t.url, t.fecha);
-      celda(fila, t.razon, t.url);
-      celda(fila, t.identificado ? "Sí" : "No");
-      celda(fila, t.nodo);
-      var td = celda(fila, "");
-      if (t.atendida) {
-        td.textContent = "Atendida" + (t.atendida_por ? " por " + t.atendida_por : "");
-      } else {
-        var fuerte = document.createElement("strong");
-        fuerte.textContent = "Pendiente";
-        td.appendChild(fuerte);
+    cuerpo.innerHTML = datos.filas;  // rows drawn (and escaped) by the server's template
+    var nuevas = [];
+    Array.prototype.forEach.call(cuerpo.rows, function (fila) {
+      if (fila.dataset.id && !vistas[fila.dataset.id]) {
+        fila.classList.add("nueva");
+        nuevas.push(fila.dataset.id);
       }
-      if (t.conexion) {
-        var nota = document.createElement("small");
-        nota.textContent = t.conexion;
-        td.appendChild(nota);
-      }
-      cuerpo.appendChild(fila);
     });
-    if (!datos.transferencias.length) {
-      var vacia = document.createElement("tr");
-      vacia.className = "vacia";
-      celda(vacia, "Todavía no hay transferencias.").colSpan = 5;
-      cuerpo.appendChild(vacia);
-    }
     tabla.replaceChild(cuerpo, tabla.tBodies[0]);
-    vistas = nuevas;
-    document.getElementById("pendientes").textContent = datos.pendientes;
-    document.title = (datos.pendientes ? "(" + datos.pendientes + ") " : "") +
-      "Transferencias · Línea ASISSSTE";
+    Array.prototype.forEach.call(cuerpo.rows, function (fila) {
+      if (fila.dataset.id) { vistas[fila.dataset.id] = true; }
+    });
+    pendientes = datos.pendientes;
+    document.getElementById("pendientes").textContent = pendientes;
+    if (nuevas.length) {
+      sinVer += nuevas.length;
+      aviso.textContent = sinVer === 1 ? "Llegó una transferencia nueva: la " + nuevas[0] + "."
+        : "Llegaron " + sinVer + " transferencias nuevas.";
+      aviso.hidden = false;
+      sonar();
+    }
+    ponerTitulo();
     estado.classList.remove("sin-conexion");
   }
 
@@ -80,9 +98,10 @@
       .then(function () { window.setTimeout(consultar, cada); });
   }
 
-  vistas = {};
-  Array.prototype.forEach.call(tabla.tBodies[0].rows, function (fila) {
-    if (fila.dataset.id) { vistas[fila.dataset.id] = true; }
+  ["pointerdown", "keydown"].forEach(function (evento) {
+    document.addEventListener(evento, visto);
   });
+  vistas = ids(tabla.tBodies[0]);
+  pendientes = parseInt(document.getElementById("pendientes").textContent, 10) || 0;
   window.setTimeout(consultar, cada);
 })();
