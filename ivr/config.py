@@ -6,6 +6,7 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 RAIZ = Path(__file__).resolve().parent.parent
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -16,6 +17,10 @@ def desde_entorno(environ=os.environ) -> dict:
     return {
         "DATABASE_URL": environ.get("DATABASE_URL") or None,
         "REDIS_URL": environ.get("REDIS_URL") or None,
+        "REDIS_MODE": environ.get("REDIS_MODE") or None,
+        "PGBOUNCER": (environ.get("PGBOUNCER") or "").lower() in ("1", "true", "yes", "si", "sí"),
+        "DATABASE_POOL_SIZE": int(environ.get("DATABASE_POOL_SIZE") or 5),
+        "DATABASE_MAX_OVERFLOW": int(environ.get("DATABASE_MAX_OVERFLOW") or 10),
         "TWILIO_AUTH_TOKEN": environ.get("TWILIO_AUTH_TOKEN") or None,
         "PUBLIC_BASE_URL": (environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         "AGENT_DIAL": environ.get("AGENT_DIAL") or None,
@@ -45,6 +50,14 @@ def revisar(config: dict) -> list[str]:
     url = config.get("PUBLIC_BASE_URL")
     if url and not re.match(r"^https?://[^/]+", url):
         problemas.append(f"PUBLIC_BASE_URL debe empezar con https:// (es {url!r})")
+    modo = config.get("REDIS_MODE")
+    if modo not in (None, "single", "cluster"):
+        problemas.append(f"REDIS_MODE debe ser cluster o single (o no estar definido), no {modo!r}")
+    elif modo == "cluster" and not config.get("REDIS_URL"):
+        problemas.append("REDIS_MODE=cluster necesita REDIS_URL: redis://host:puerto de un nodo")
+    elif modo == "cluster" and urlsplit(config["REDIS_URL"]).path.strip("/") not in ("", "0"):
+        problemas.append("REDIS_MODE=cluster: un Redis Cluster solo tiene la base 0; quite el "
+                         "número de base de REDIS_URL")
     if int(config.get("STATE_TTL_SECONDS", 0)) < 60:
         problemas.append("STATE_TTL_SECONDS debe ser de al menos 60 segundos")
     return problemas

@@ -47,8 +47,10 @@ def _sqlite_al_conectar(conexion, _registro) -> None:
     cursor.close()
 
 
-def engine_for(url: str, **opciones) -> Engine:
-    """An engine for this URL, usable outside Flask (CLI, migrations, tests)."""
+def engine_for(url: str, *, pgbouncer: bool = False, **opciones) -> Engine:
+    """An engine for this URL, usable outside Flask (CLI, migrations, tests). *pgbouncer*: the
+    URL is a PgBouncer in transaction mode, where a prepared statement would reach another
+    server connection than the one that prepared it: psycopg prepares none."""
     url = make_url(normalizar_url(url))
     if url.get_backend_name() == "sqlite":
         connect_args = {"timeout": SQLITE_ESPERA_SEGUNDOS}
@@ -61,12 +63,21 @@ def engine_for(url: str, **opciones) -> Engine:
         event.listen(engine, "connect", _sqlite_al_conectar)
         return engine
     opciones.setdefault("pool_pre_ping", True)
+    if pgbouncer:
+        opciones["connect_args"] = {**opciones.get("connect_args", {}), "prepare_threshold": None}
     return create_engine(url, **opciones)
 
 
 def init_app(app: Flask) -> None:
     """Create the app's engine and sessionmaker, and close the request's session at teardown."""
-    engine = engine_for(url_de(app))
+    url = url_de(app)
+    opciones = {}
+    if not url.startswith("sqlite"):
+        # Per worker process: at most pool_size + max_overflow connections (README, Scaling).
+        opciones = {"pgbouncer": bool(app.config.get("PGBOUNCER")),
+                    "pool_size": app.config.get("DATABASE_POOL_SIZE", 5),
+                    "max_overflow": app.config.get("DATABASE_MAX_OVERFLOW", 10)}
+    engine = engine_for(url, **opciones)
     app.extensions[EXTENSION] = BaseDeDatos(engine, sessionmaker(engine))
     app.teardown_appcontext(_cerrar)
 

@@ -1,17 +1,40 @@
-"""Per-call state under the CallSid, with a TTL: Redis, or an in-process store for one process."""
+"""Per-call state under the CallSid, with a TTL: Redis (one server or a Redis Cluster), or an
+in-process store for one process."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
 from ivr.estado import Estado
 
 log = logging.getLogger(__name__)
 PREFIJO = "ivr:llamada:"
+ERRORES_REDIS = (redis.RedisError, RedisClusterException)
+# How long a save on a Redis Cluster waits for a replica to have it (see RedisStore._replicar).
+ESPERA_REPLICA_MS = 100
+
+
+def clave(call_sid: str) -> str:
+    """The key of a call's state. The CallSid in braces is the Redis Cluster hash tag: every key
+    of one call lands in the same slot, so one node (and one MULTI) serves the whole call."""
+    return f"{PREFIJO}{{{call_sid}}}"
+
+
+def cliente_redis(url: str, modo: str | None = None) -> redis.Redis | RedisCluster:
+    """A client for REDIS_URL: a Redis Cluster when *modo* is "cluster" (the URL names any one
+    node; the others are discovered), else the one server."""
+    opciones = {"socket_connect_timeout": 2, "socket_timeout": 2, "decode_responses": True}
+    if modo == "cluster":
+        return RedisCluster.from_url(url, **opciones)
+    return redis.Redis.from_url(url, **opciones)
 
 
 class StoreError(RuntimeError):
@@ -21,37 +44,61 @@ class StoreError(RuntimeError):
 class RedisStore:
     """State in Redis: any web process can serve any step of any call."""
 
-    def __init__(self, url: str, ttl: int):
+    def __init__(self, url: str, ttl: int, modo: str | None = None):
         self.ttl = ttl
-        self.cliente = redis.Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
-        )
+        self.url = url
+        self.modo = modo
+        self._cliente: redis.Redis | RedisCluster | None = None
+        self._candado = threading.Lock()
+
+    @property
+    def cliente(self) -> redis.Redis | RedisCluster:
+        """The client, made on first use: a cluster client asks the cluster for its nodes when
+        made, and a cluster that is down at start-up must still let calls hear the apology."""
+        if self._cliente is None:
+            with self._candado:
+                if self._cliente is None:
+                    try:
+                        self._cliente = cliente_redis(self.url, self.modo)
+                    except ERRORES_REDIS as e:
+                        raise StoreError(f"Redis no responde: {type(e).__name__}") from e
+        return self._cliente
+
+    def _pedir(self, orden: Callable[[redis.Redis | RedisCluster], Any]) -> Any:
+        """Run one request against Redis; any failure of Redis is a StoreError."""
+        try:
+            return orden(self.cliente)
+        except ERRORES_REDIS as e:
+            raise StoreError(f"Redis no responde: {type(e).__name__}") from e
 
     def get(self, call_sid: str) -> Estado | None:
         """The call's state, or None if there is none (new call, or expired)."""
-        try:
-            valor = self.cliente.get(PREFIJO + call_sid)
-        except redis.RedisError as e:
-            raise StoreError(f"Redis no responde: {type(e).__name__}") from e
+        valor = self._pedir(lambda c: c.get(clave(call_sid)))
         return Estado.de_json(valor) if valor else None
 
     def save(self, call_sid: str, estado: Estado) -> None:
-        """Store the state and restart its TTL."""
-        try:
-            self.cliente.set(PREFIJO + call_sid, estado.a_json(), ex=self.ttl)
-        except redis.RedisError as e:
-            raise StoreError(f"Redis no responde: {type(e).__name__}") from e
+        """Store the state and restart its TTL (on a cluster, once a replica has it too)."""
+        self._pedir(lambda c: c.set(clave(call_sid), estado.a_json(), ex=self.ttl))
+        if self.modo == "cluster":
+            self._replicar(call_sid)
+
+    def _replicar(self, call_sid: str) -> None:
+        # Replication is asynchronous: a master that dies just after a write takes the write
+        # with it, and its promoted replica would serve the call one step behind what the caller
+        # heard. WAIT holds the answer until a replica has the write. It counts the writes of
+        # its own connection: the node's pool hands back the one the SET just released.
+        copias = self._pedir(lambda c: c.execute_command(
+            "WAIT", 1, ESPERA_REPLICA_MS, target_nodes=c.get_node_from_key(clave(call_sid))))
+        if not copias:
+            log.warning("estado sin copia en una réplica call=%s", call_sid)
 
     def delete(self, call_sid: str) -> None:
         """Drop the state of an ended call."""
-        try:
-            self.cliente.delete(PREFIJO + call_sid)
-        except redis.RedisError as e:
-            raise StoreError(f"Redis no responde: {type(e).__name__}") from e
+        self._pedir(lambda c: c.delete(clave(call_sid)))
 
     def ttl_de(self, call_sid: str) -> int:
         """Seconds left before the state expires (-2 when there is none)."""
-        return self.cliente.ttl(PREFIJO + call_sid)
+        return self._pedir(lambda c: c.ttl(clave(call_sid)))
 
 
 class MemoryStore:
@@ -90,11 +137,12 @@ class MemoryStore:
 
 
 def init_app(app) -> None:
-    """Attach the store the config asks for: Redis when REDIS_URL is set, else in-process."""
+    """Attach the store the config asks for: Redis when REDIS_URL is set (a Redis Cluster with
+    REDIS_MODE=cluster), else in-process."""
     ttl = int(app.config["STATE_TTL_SECONDS"])
     url = app.config.get("REDIS_URL")
     if url:
-        app.extensions["ivr_store"] = RedisStore(url, ttl)
+        app.extensions["ivr_store"] = RedisStore(url, ttl, app.config.get("REDIS_MODE"))
     else:
         app.extensions["ivr_store"] = MemoryStore(ttl)
         log.warning("REDIS_URL no está definido: el estado de las llamadas vive en este proceso; "

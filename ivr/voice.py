@@ -135,6 +135,9 @@ def _disculpa(wh: Webhook) -> str:
         estado = Estado(call_sid=wh.call_sid, desde=wh.desde, razon="error_interno",
                         nodo_transferencia=request.path.rsplit("/", 1)[-1])
         pase = _pase(estado, agentes, ahora)
+        # The call's state may be what failed: its outcome is recorded here, not left to it.
+        repo.registrar_llamada(db.sesion(), wh.call_sid, desde=wh.desde,
+                               desenlace="transferida", razon="error_interno")
         db.confirmar()
     except Exception as e:  # noqa: BLE001 - the apology must go out even with the DB down
         db.descartar()
@@ -181,11 +184,15 @@ def _llamada_terminada(call_sid: str) -> bool:
 
 def _registrar_desenlace(wh: Webhook, estado: Estado, **mas) -> LlamadaRegistrada:
     """The call's record from its state: outcome, last node, reason, who, the path."""
-    return repo.registrar_llamada(
-        db.sesion(), wh.call_sid, desde=estado.desde or wh.desde,
-        desenlace=estado.desenlace or f"colgo_{wh.call_status or ''}",
-        ultimo_nodo=estado.nodo, razon=estado.razon,
-        derechohabiente_id=estado.derechohabiente_id, ruta=estado.ruta, **mas)
+    # An outcome the line recorded without the state (an apology and a transfer while the
+    # state could not be read or saved) outlives an older state: it is kept.
+    desenlace = {k: v for k, v in (("desenlace", estado.desenlace), ("razon", estado.razon)) if v}
+    registro = repo.registrar_llamada(
+        db.sesion(), wh.call_sid, desde=estado.desde or wh.desde, ultimo_nodo=estado.nodo,
+        derechohabiente_id=estado.derechohabiente_id, ruta=estado.ruta, **desenlace, **mas)
+    # A caller who hangs up mid-dialog has no outcome yet: how the call ended is the outcome.
+    registro.desenlace = registro.desenlace or f"colgo_{wh.call_status or ''}"
+    return registro
 
 
 def _contexto() -> acciones.Contexto:

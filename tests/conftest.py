@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ivr.db import engine_for
 from ivr.models import Base
 
-pytest_plugins = ["tests.llamadas"]
+pytest_plugins = ["tests.llamadas", "tests.cluster_redis"]
 
 # -- database ------------------------------------------------------------------------------
 

@@ -427,3 +427,22 @@ def test_transferencias(session, agenda):
     assert repo.transferencia_por_id(session, primera.id).contexto == {"ruta": ["curp"]}
     assert repo.transferencia_por_id(session, 12345) is None
     assert session.scalar(select(func.count()).select_from(Transferencia)) == 2
+
+
+@pytest.mark.postgres
+def test_behind_pgbouncer_psycopg_prepares_no_statement(postgres_url):
+    # PgBouncer in transaction mode hands each transaction any server connection: a statement
+    # prepared on one would be missing on the next. PGBOUNCER=1 turns them off.
+    from ivr import create_app
+
+    for pgbouncer, umbral in ((True, None), (False, 5)):
+        app = create_app({"DATABASE_URL": postgres_url, "PGBOUNCER": pgbouncer,
+                          "DATABASE_POOL_SIZE": 3, "DATABASE_MAX_OVERFLOW": 1,
+                          "SECRET_KEY": "x"})
+        engine = db.engine_de(app)
+        try:
+            with engine.connect() as conexion:
+                assert conexion.connection.dbapi_connection.prepare_threshold == umbral
+            assert (engine.pool.size(), engine.pool._max_overflow) == (3, 1)
+        finally:
+            engine.dispose()
