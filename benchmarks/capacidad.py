@@ -104,7 +104,7 @@ def llamada_de_referencia(tmp: Path, hoy: date) -> tuple[list[Paso], tuple[str, 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/referencia.sqlite3", "REDIS_URL": None,
                       "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE,
                       "AGENT_DIAL": "+525540001000", "AGENT_HOURS": "24/7",
-                      "SECRET_KEY": "bench"})
+                      "SECRET_KEY": "bench", "IN_PROCESS": True})
     with app.app_context():
         Base.metadata.create_all(db.engine_de(app))
         importar_csv(db.sesion(), io.StringIO(csv_texto))
@@ -382,7 +382,8 @@ def preparar_base(db_url: str) -> None:
 
 def importar(db_url: str, csv_texto: str) -> float:
     """Load the agenda through the importer; seconds it took."""
-    app = create_app({"DATABASE_URL": db_url, "REDIS_URL": None, "SECRET_KEY": "bench"})
+    app = create_app({"DATABASE_URL": db_url, "REDIS_URL": None, "SECRET_KEY": "bench",
+                      "IN_PROCESS": True})
     with app.app_context():
         t0 = time.perf_counter()
         resultado = importar_csv(db.sesion(), io.StringIO(csv_texto))

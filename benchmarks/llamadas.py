@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     db_url = args.db or f"sqlite:///{tmp.name}/bench.sqlite3"
     app = create_app({"DATABASE_URL": db_url, "REDIS_URL": args.redis,
                       "TWILIO_AUTH_TOKEN": TOKEN, "AGENT_DIAL": "+525540001000",
-                      "AGENT_HOURS": "24/7", "SECRET_KEY": "bench"})
+                      "AGENT_HOURS": "24/7", "SECRET_KEY": "bench", "IN_PROCESS": True})
     logging.getLogger("ivr").setLevel(logging.WARNING)
     hoy = date.today()
     csv_texto, personas = agenda(args.llamadas, hoy)

@@ -5,26 +5,36 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, abort, current_app, request
 
 from ivr import config as configuracion
+
+log = logging.getLogger(__name__)
+# Twilio's webhooks are a few kilobytes at most, the agents' forms less: a body over this is
+# refused before it is read (werkzeug also stops a body without Content-Length here).
+CUERPO_MAXIMO = 64 * 1024
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, database, call-state store, flow and webhooks."""
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(configuracion.desde_entorno())
+    app.config.from_mapping(configuracion.desde_entorno(), MAX_CONTENT_LENGTH=CUERPO_MAXIMO)
     if test_config:
         app.config.from_mapping(test_config)
+    from ivr import logs
+
+    # First: every start-up message, a refusal included, goes out in the log's format.
+    logs.init_app(app)
     problemas = configuracion.revisar(app.config)
     if problemas:
-        raise RuntimeError("configuración inválida:\n  - " + "\n  - ".join(problemas))
+        for problema in problemas:
+            log.critical("no arranca: %s", problema)
+        # gunicorn prints the message on its own line: one line, what to set.
+        raise RuntimeError("configuración inválida: " + "; ".join(problemas))
+    for aviso in configuracion.avisos(app.config):
+        log.error(aviso)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        # Alembic narrates every plugin it loads; `ivr db upgrade` says the outcome itself.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    app.before_request(_cuerpo_permitido)
 
     from ivr import agentes, db, grabaciones, linea, metricas, salud, store, voice
 
@@ -37,3 +47,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     salud.init_app(app)
     metricas.init_app(app)
     return app
+
+
+def _cuerpo_permitido() -> None:
+    """413 from the Content-Length alone, before any view or check reads a byte of the body."""
+    largo = request.content_length
+    if largo is not None and largo > current_app.config["MAX_CONTENT_LENGTH"]:
+        abort(413)

@@ -15,7 +15,11 @@ from ivr import create_app
 
 
 def _crear_app():
-    return create_app()
+    # Only `ivr run` serves webhooks to Twilio; every other command lives in this one process.
+    contexto = click.get_current_context(silent=True)
+    if contexto is not None and contexto.info_name == "run":
+        return create_app()
+    return create_app({"IN_PROCESS": True})
 
 
 class _Grupo(FlaskGroup):
@@ -82,7 +86,7 @@ def call(url, token, desde, hacia, respuestas) -> None:
     else:
         # In-process: sign with the configured token, or a throw-away one for this run.
         token = token or secrets.token_hex(16)
-        app = create_app({"TWILIO_AUTH_TOKEN": token})
+        app = create_app({"TWILIO_AUTH_TOKEN": token, "IN_PROCESS": True})
         # The server's webhook log would interleave with the conversation; warnings still show.
         logging.getLogger("ivr").setLevel(logging.WARNING)
         base = app.config.get("PUBLIC_BASE_URL") or "http://localhost"

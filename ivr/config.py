@@ -32,6 +32,7 @@ def desde_entorno(environ=os.environ) -> dict:
         "PROMPTS_DIR": environ.get("PROMPTS_DIR") or str(RAIZ / "audio_prompts"),
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
+        "LOG_FORMAT": environ.get("LOG_FORMAT") or "text",
         "RELOJ": lambda: datetime.now(UTC),
     }
 
@@ -60,4 +61,26 @@ def revisar(config: dict) -> list[str]:
                          "número de base de REDIS_URL")
     if int(config.get("STATE_TTL_SECONDS", 0)) < 60:
         problemas.append("STATE_TTL_SECONDS debe ser de al menos 60 segundos")
+    if config.get("LOG_FORMAT") not in (None, "text", "json"):
+        problemas.append(f"LOG_FORMAT debe ser text o json (es {config.get('LOG_FORMAT')!r})")
+    if config.get("TWILIO_AUTH_TOKEN") and not config.get("REDIS_URL") and not _en_proceso(config):
+        # Seen in a deployment: the Procfile's 2 workers each kept their own callers' state,
+        # and callers heard "perdimos el avance", then the wrong menus.
+        problemas.append("falta REDIS_URL: con TWILIO_AUTH_TOKEN (producción) el estado de las "
+                         "llamadas debe vivir en Redis, compartido por todos los procesos web; "
+                         "defina REDIS_URL=redis://…")
     return problemas
+
+
+def _en_proceso(config) -> bool:
+    """Whether the app lives inside this one process only (a test, a command, `ivr call`), so
+    that its in-process store is every call's whole state."""
+    return bool(config.get("TESTING") or config.get("IN_PROCESS"))
+
+
+def avisos(config) -> list[str]:
+    """What an operator must hear at start-up although the app can run."""
+    if not config.get("TWILIO_AUTH_TOKEN") and not _en_proceso(config):
+        return ["TWILIO_AUTH_TOKEN no está definido: todos los webhooks de Twilio serán "
+                "rechazados (403); defínalo con el Auth Token de la cuenta"]
+    return []

@@ -52,6 +52,9 @@ def engine_for(url: str, *, pgbouncer: bool = False, **opciones) -> Engine:
     URL is a PgBouncer in transaction mode, where a prepared statement would reach another
     server connection than the one that prepared it: psycopg prepares none."""
     url = make_url(normalizar_url(url))
+    # A database error's message would quote the statement's parameters (CURP, names) into
+    # any log or traceback that shows it.
+    opciones.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
         connect_args = {"timeout": SQLITE_ESPERA_SEGUNDOS}
         if url.database in (None, "", ":memory:"):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
-from ivr import acciones, db, dialog, etiquetas, linea, repo
+from ivr import acciones, db, dialog, etiquetas, linea, logs, repo
 from ivr.dialog import Colgar, Transferir
 from ivr.domain import fechas, habla
 from ivr.estado import Estado
@@ -59,8 +59,11 @@ def _verificar_firma():
     firma = request.headers.get("X-Twilio-Signature", "")
     if not token or not firma:
         abort(403)
-    if not RequestValidator(token).validate(_url_firmada(), request.form, firma):
-        log.warning("firma de Twilio inválida en %s", request.path)
+    url = _url_firmada()
+    if not RequestValidator(token).validate(url, request.form, firma):
+        # What someone debugging a proxy or a tunnel needs: the URL the signature was checked
+        # against (PUBLIC_BASE_URL or the request's own), without its query or the form.
+        log.warning("firma de Twilio inválida para la URL %s", url.split("?", 1)[0])
         abort(403)
     return None
 
@@ -172,8 +175,6 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida, entrada_tipo:
         # The line's part is over and the agenda is committed (the folio exists): the caller
         # must still hear it. Only a repeat of this webhook would lack its cached answer.
         log.error("estado sin guardar al final de la llamada call=%s", wh.call_sid)
-    log.info("webhook %s call=%s entrada=%s -> nodo=%s fin=%s", request.path, wh.call_sid,
-             entrada_tipo, estado.nodo, type(salida.fin).__name__)
     return _xml(texto)
 
 
@@ -236,16 +237,13 @@ def status(wh: Webhook) -> Response:
         desenlace = registro.desenlace
         db.confirmar()
         _store().delete(wh.call_sid)
-        log.info("webhook /voice/status call=%s estado=%s desenlace=%s", wh.call_sid,
-                 wh.call_status, desenlace)
+        logs.anotar(call_outcome=desenlace)
     return _xml(VACIO)
 
 
 @bp.post("/voice/fallback")
 def fallback() -> Response:
     """Primary handler failed (Twilio's side): apologise and transfer, touching nothing else."""
-    wh = Webhook.leer(request.form)
-    log.warning("webhook /voice/fallback call=%s error=%s", wh.call_sid, wh.error_code or "?")
     ln = linea.actual()
     return _xml(ln.render.disculpa(ln.agentes(_ahora())))
 
@@ -277,7 +275,6 @@ def transferencia() -> Response:
         db.descartar()
         log.error("resultado de transferencia sin registrar call=%s: %s", call_sid,
                   type(e).__name__)
-    log.info("webhook /voice/transferencia call=%s resultado=%s", call_sid, resultado)
     if resultado == "hangup":  # the caller hung up while queued: nobody to talk to
         return _xml(VACIO)
     if resultado in COMPLETADAS:
@@ -310,7 +307,6 @@ def reintento_agente(wh: Webhook) -> Response:
         habla.entender_si_no(habla_dicha) is True
         or habla.entender_opcion(habla_dicha, {"1": ["intentar", "de nuevo", "otra vez"]}) == "1"))
     if not otra_vez:
-        log.info("webhook /voice/reintento_agente call=%s -> despedida", call_sid)
         return _xml(ln.render.despedida())
     try:
         estado = _store().get(call_sid)
@@ -326,7 +322,6 @@ def reintento_agente(wh: Webhook) -> Response:
         _store().save(call_sid, estado)
     except StoreError:
         log.warning("estado sin guardar call=%s (reintento de transferencia)", call_sid)
-    log.info("webhook /voice/reintento_agente call=%s -> transferencia", call_sid)
     return _xml(texto)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ivr import db, metricas, phone, repo
 from ivr.models import Cita
 from ivr.models import Llamada as LlamadaRegistro
-from tests.llamadas import GOMEZ, TOKEN, cargar_agenda, nueva_app
+from tests.llamadas import GOMEZ, REDIS_URL, TOKEN, _redis_o_skip, cargar_agenda, nueva_app
 from tests.test_llamada import identificar
 
 RAIZ = Path(__file__).resolve().parent.parent
@@ -254,7 +254,9 @@ def test_gunicorn_as_the_procfile_runs_it_serves_health_and_summed_metrics(tmp_p
     entorno = {**os.environ, "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN,
                "METRICS_TOKEN": METRICS_TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(directorio),
                "AGENT_HOURS": "24/7"}
-    entorno.pop("REDIS_URL", None)
+    # Production (a token) needs Redis shared by the workers: without it gunicorn won't start.
+    _redis_o_skip()
+    entorno["REDIS_URL"] = REDIS_URL
     proceso = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "--bind", "127.0.0.1:0", "--workers",
          "2", "ivr:create_app()"], cwd=RAIZ, env=entorno, stderr=subprocess.PIPE, text=True)

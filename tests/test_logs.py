@@ -1,0 +1,268 @@
+"""The app's log: one escaped line per record, no request data or personal data, text or JSON,
+one line per webhook (issue 8, defects 7 and 9; issue 13, logs)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import StatementError
+from twilio.request_validator import RequestValidator
+
+from ivr import db, logs
+from tests.llamadas import BASE, GOMEZ, TOKEN, Llamada, cargar_agenda, nueva_app
+from tests.test_llamada import teclas
+
+FORJADA = "2026-12-02 06:59:59,000 INFO ivr.voice webhook todo en orden"
+INICIO_DE_LINEA = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|"
+                             r"CRITICAL) [\w.]+ ")
+
+
+@pytest.mark.parametrize(("crudo", "escapado"), [
+    ("línea ñ é", "línea ñ é"),
+    ("a\nb", "a\\nb"),
+    ("a\r\nb", "a\\r\\nb"),
+    ("a\tb", "a\\tb"),
+    ("\\n", "\\\\n"),               # a client's own "\n" can't pass for an escape of ours
+    ("\x00", "\\x00"),
+    ("\x1b[31mrojo", "\\x1b[31mrojo"),
+    ("\x0b\x0c\x1c\x1d\x1e\x85", "\\x0b\\x0c\\x1c\\x1d\\x1e\\x85"),
+    ("\u2028\u2029", "\\u2028\\u2029"),
+    ("\u202eabc", "\\u202eabc"),    # a bidi override would show the line reversed
+    ("\ufeff\u200b", "\\ufeff\\u200b"),
+    ("\U000e0041", "\\U000e0041"),
+    ("\u00a0", "\u00a0"),
+])
+def test_escapar(crudo, escapado):
+    assert logs.escapar(crudo) == escapado
+    assert len(logs.escapar(crudo).splitlines()) <= 1
+
+
+def _registro(mensaje: str, *args, exc_info=None, **campos) -> logging.LogRecord:
+    registro = logging.LogRecord("ivr.voice", logging.ERROR, __file__, 1, mensaje, args, exc_info)
+    if campos:
+        registro.campos = campos
+    return registro
+
+
+def _error_con_datos() -> tuple:
+    """An exception whose messages carry personal data (not in the source lines a traceback
+    shows: those are code, never data)."""
+    dato = " ".join([GOMEZ.curp, GOMEZ.nombre, GOMEZ.primer_apellido])
+    try:
+        try:
+            raise ValueError(dato)
+        except ValueError as e:
+            raise RuntimeError(dato + "\n" + FORJADA) from e
+    except RuntimeError:
+        return sys.exc_info()
+
+
+def test_texto_una_linea_aunque_el_mensaje_traiga_saltos():
+    linea = logs.Texto().format(_registro("ruta %s", "/voice/x\n" + FORJADA))
+    assert linea.splitlines() == [linea]
+    assert linea.endswith("ERROR ivr.voice ruta /voice/x\\n" + FORJADA)
+
+
+def test_texto_traceback_en_una_linea_y_sin_mensajes():
+    linea = logs.Texto().format(_registro("fallo", exc_info=_error_con_datos()))
+    assert linea.splitlines() == [linea]
+    assert "Gómez" not in linea and "GOMA" not in linea and FORJADA not in linea
+    assert "ValueError (mensaje omitido)" in linea
+    assert "RuntimeError (mensaje omitido)" in linea
+    assert "in _error_con_datos" in linea
+
+
+def test_texto_no_reusa_el_traceback_que_otro_handler_guardo():
+    registro = _registro("fallo", exc_info=_error_con_datos())
+    logging.Formatter().format(registro)  # pytest's or any other handler caches exc_text
+    assert "Gómez" in registro.exc_text
+    assert "Gómez" not in logs.Texto().format(registro)
+
+
+def test_json_un_objeto_por_linea_sin_mensajes_de_excepcion():
+    registro = _registro("ruta %s", "/voice/x\n" + FORJADA, exc_info=_error_con_datos(),
+                         call_sid="CA1", node="curp", ms=3.5, input="keys", outcome="gather")
+    linea = logs.Json().format(registro)
+    assert linea.splitlines() == [linea]
+    objeto = json.loads(linea)
+    assert objeto["level"] == "ERROR" and objeto["logger"] == "ivr.voice"
+    assert objeto["msg"] == "ruta /voice/x\n" + FORJADA
+    assert (objeto["call_sid"], objeto["node"], objeto["ms"], objeto["input"],
+            objeto["outcome"]) == ("CA1", "curp", 3.5, "keys", "gather")
+    assert "Gómez" not in objeto["exc_info"]
+    assert "RuntimeError (mensaje omitido)" in objeto["exc_info"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", objeto["ts"])
+    assert "campos" not in objeto
+
+
+# -- through the handler the app installs ---------------------------------------------------
+
+
+@pytest.fixture
+def salida(capsys):
+    """What the app's own log handler writes to stderr (pytest's capture handlers are beside
+    it, and see records, not lines)."""
+    niveles = {nombre: logging.getLogger(nombre).level for nombre in ("", "ivr")}
+    logging.getLogger("ivr").setLevel(logging.NOTSET)  # `ivr call` quiets it for its process
+
+    def lineas() -> list[str]:
+        return capsys.readouterr().err.splitlines()
+
+    yield lineas
+    for nombre, nivel in niveles.items():
+        logging.getLogger(nombre).setLevel(nivel)
+
+
+def _app(tmp_path, **extra):
+    app = nueva_app(f"sqlite:///{tmp_path}/ivr.sqlite3", "memoria", **extra)
+    cargar_agenda(app)
+    return app
+
+
+def _firmado(cliente, ruta: str, form: dict, token=TOKEN):
+    firma = RequestValidator(token).compute_signature(BASE + ruta, form)
+    return cliente.post(ruta, data=form, base_url=BASE, headers={"X-Twilio-Signature": firma})
+
+
+def test_un_post_mal_firmado_no_forja_una_linea(tmp_path, salida):
+    app = _app(tmp_path)
+    salida()
+    ruta = "/voice/x%0A" + FORJADA.replace(" ", "%20")
+    respuesta = app.test_client().post(ruta, data={"CallSid": "CA\n" + FORJADA},
+                                       base_url=BASE, headers={"X-Twilio-Signature": "Zm9y"})
+    assert respuesta.status_code == 403
+    lineas = salida()
+    assert len(lineas) == 2  # the refusal, with the URL checked, and the webhook's line
+    assert all(INICIO_DE_LINEA.match(linea) for linea in lineas), lineas
+    assert not any(linea.startswith(FORJADA[:23]) for linea in lineas)
+    assert lineas[0].endswith("WARNING ivr.voice firma de Twilio inválida para la URL "
+                              "https://ivr.example.test/voice/x\\n" + FORJADA)
+    assert "outcome=refused" in lineas[1]
+
+
+def test_la_url_rechazada_se_registra_sin_query_ni_formulario(tmp_path, salida):
+    app = _app(tmp_path)
+    salida()
+    app.test_client().post("/voice/curp?t=99", data={"CallSid": "CA1", "Digits": "4662850123"},
+                           base_url=BASE, headers={"X-Twilio-Signature": "Zm9y"})
+    [rechazo, webhook] = salida()
+    assert rechazo.endswith("firma de Twilio inválida para la URL "
+                            "https://ivr.example.test/voice/curp")
+    assert "4662850123" not in rechazo + webhook and "t=99" not in rechazo + webhook
+
+
+def test_cada_webhook_una_linea_sin_datos_personales(tmp_path, salida):
+    app = _app(tmp_path)
+    salida()
+    llamada = Llamada(app, desde="+525511112222")
+    llamada.press("5").press("1").press("7").press(teclas(GOMEZ.curp)).say("Gómez").silence()
+    lineas = salida()
+    webhooks = [linea for linea in lineas if " ivr.webhook webhook " in linea]
+    assert lineas == webhooks  # nothing else was logged
+    sid = llamada.tel.call_sid
+    esperado = [
+        ("incoming", None, "gather", "menu_principal"),
+        ("menu_principal", "keys", "gather", "menu_prestamos"),
+        ("menu_prestamos", "keys", "gather", "menu_citas"),
+        ("menu_citas", "keys", "gather", "curp"),
+        ("curp", "keys", "gather", "apellido"),
+        ("apellido", "voice", "gather", "cita"),
+        ("cita", "silence", "gather", "cita"),
+    ]
+    for linea, (nodo, entrada, resultado, siguiente) in zip(webhooks, esperado, strict=True):
+        campos = dict(par.split("=", 1) for par in linea.split(" webhook ", 1)[1].split(" "))
+        assert campos.pop("call_sid") == sid
+        assert float(campos.pop("ms")) > 0
+        assert campos == {"node": nodo, **({"input": entrada} if entrada else {}),
+                          "outcome": resultado, "next": siguiente, "status": "200"}
+    todo = "\n".join(lineas)
+    for dato in (GOMEZ.curp, "Gómez", "Gomez", "5511112222", "4662850123"):
+        assert dato not in todo
+
+
+def test_log_format_json(tmp_path, salida):
+    app = _app(tmp_path, LOG_FORMAT="json")
+    salida()
+    llamada = Llamada(app)
+    llamada.press("5")
+    _firmado(app.test_client(), "/voice/status",
+             {"CallSid": llamada.tel.call_sid, "CallStatus": "completed"})
+    objetos = [json.loads(linea) for linea in salida()]
+    assert [(o["node"], o.get("input"), o["outcome"], o.get("next"), o.get("call_outcome"))
+            for o in objetos] == [
+        ("incoming", None, "gather", "menu_principal", None),
+        ("menu_principal", "keys", "gather", "menu_prestamos", None),
+        ("status", None, "empty", None, "colgo_completed"),
+    ]
+    for o in objetos:
+        assert (o["level"], o["logger"], o["msg"], o["call_sid"], o["status"]) == (
+            "INFO", "ivr.webhook", "webhook", llamada.tel.call_sid, 200)
+        assert isinstance(o["ms"], float)
+    assert objetos[2]["call_status"] == "completed"
+
+
+def test_el_formato_de_texto_es_el_de_siempre(tmp_path, salida, monkeypatch):
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    app = _app(tmp_path)
+    assert app.config["LOG_FORMAT"] == "text"
+    salida()
+    Llamada(app)
+    [linea] = salida()
+    assert INICIO_DE_LINEA.match(linea) and " INFO ivr.webhook webhook call_sid=CA" in linea
+
+
+def test_log_format_desconocido_no_arranca(tmp_path):
+    with pytest.raises(RuntimeError, match="LOG_FORMAT debe ser text o json"):
+        nueva_app(f"sqlite:///{tmp_path}/ivr.sqlite3", "memoria", LOG_FORMAT="xml")
+
+
+# -- database errors carry no parameters -----------------------------------------------------
+
+
+def test_un_error_de_la_base_no_cita_sus_parametros(engine):
+    """hide_parameters: the statement's values never reach an exception's text, so no log line
+    or traceback can show them (PostgreSQL refuses a NUL in a name, SQLite a duplicate)."""
+    from ivr.db import engine_for
+
+    motor = engine_for(str(engine.url.render_as_string(hide_password=False)))
+    nombre = "Rosa\x00 Gómez Ortiz"
+    with motor.connect() as conexion:
+        conexion.execute(text("CREATE TEMPORARY TABLE prueba (nombre VARCHAR(40) UNIQUE)"))
+        if motor.dialect.name == "sqlite":
+            conexion.execute(text("INSERT INTO prueba VALUES (:n)"), {"n": nombre})
+        with pytest.raises(StatementError) as error:
+            conexion.execute(text("INSERT INTO prueba VALUES (:n)"), {"n": nombre})
+    motor.dispose()
+    assert "Rosa" not in str(error.value) and "Gómez" not in str(error.value)
+    assert "parameters hidden" in str(error.value)
+
+
+def test_un_nul_en_el_nombre_del_tercero_no_llega_al_log(postgres_url, salida):
+    """The agents' page posts a third party's name with a NUL: PostgreSQL refuses it, and
+    whatever the page answers, the name is in no log line."""
+    from ivr import create_app
+    from ivr.models import Base
+    from tests.test_agentes import AHORA, Agentes, Reloj, pedir_cancelacion, sembrar
+
+    app = create_app({"TESTING": True, "DATABASE_URL": postgres_url, "TWILIO_AUTH_TOKEN": "t",
+                      "SECRET_KEY": "k", "RELOJ": Reloj(AHORA), "PROPAGATE_EXCEPTIONS": False})
+    with app.app_context():
+        Base.metadata.drop_all(db.engine_de(app))
+        Base.metadata.create_all(db.engine_de(app))
+        datos = sembrar(db.sesion())
+        db.confirmar()
+    agente = Agentes(app.test_client())
+    agente.entrar()
+    salida()
+    respuesta = pedir_cancelacion(agente, datos.identificada, datos.futura,
+                                  solicitante_tipo="tercero",
+                                  solicitante_nombre="Rosa\x00 Gómez Ortiz")
+    assert respuesta.status_code != 302  # not cancelled with that name
+    todo = "\n".join(salida())
+    assert "Rosa" not in todo and "Ortiz" not in todo
+    db.engine_de(app).dispose()
