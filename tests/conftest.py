@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -13,6 +14,14 @@ from ivr.db import engine_for
 from ivr.models import Base
 
 pytest_plugins = ["tests.llamadas", "tests.cluster_redis"]
+
+# Property-based tests: a few examples each in `./dev test`, the same on every run; the probe's
+# size with `--hypothesis-profile=sondeo` (tests/test_sondeo.py says how much that is).
+settings.register_profile("ivr", max_examples=20, derandomize=True, database=None,
+                          deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("sondeo", max_examples=700, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ivr")
 
 # -- database ------------------------------------------------------------------------------
 
