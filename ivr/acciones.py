@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from ivr import repo
+from ivr import cancelacion, repo
 from ivr.dialog import Accion, Entrada, Resultado
 from ivr.domain import deletreo, fechas, habla
 from ivr.estado import Estado
@@ -29,6 +29,7 @@ class Contexto:
 
     sesion: Callable[[], Session]
     ahora: datetime
+    destinos: cancelacion.Destinos = cancelacion.Destinos()
 
 
 _REGISTRO: dict[str, tuple[Callable, frozenset[str]]] = {}
@@ -218,7 +219,7 @@ def resumir_cancelacion(ctx: Contexto, estado: Estado, entrada: Entrada | None,
 @accion("cancelar", {"cancelada", "ya_cancelada", "no_cancelable"})
 def cancelar(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> Resultado:
     """Cancel the cita atomically; a repeated confirmation gets the same folio."""
-    resultado = repo.cancelar_cita(
+    resultado = cancelacion.cancelar(
         ctx.sesion(),
         estado.cita_id,
         solicitante_tipo=estado.solicitante_tipo or "titular",
@@ -228,6 +229,7 @@ def cancelar(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> R
         canal="ivr",
         call_sid=estado.call_sid,
         ahora=ctx.ahora,
+        destinos=ctx.destinos,
     )
     params = {"folio": deletreo.deletrear(resultado.folio)} if resultado.folio else {}
     return Resultado(resultado.resultado, params=params, estado={"folio": resultado.folio})

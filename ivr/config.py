@@ -33,6 +33,8 @@ def desde_entorno(environ=os.environ) -> dict:
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
         "LOG_FORMAT": environ.get("LOG_FORMAT") or "text",
+        "SISTEMA_CITAS_WEBHOOK_URL": environ.get("SISTEMA_CITAS_WEBHOOK_URL") or None,
+        "SISTEMA_CITAS_WEBHOOK_SECRET": environ.get("SISTEMA_CITAS_WEBHOOK_SECRET") or None,
         "RELOJ": lambda: datetime.now(UTC),
     }
 
@@ -59,6 +61,12 @@ def revisar(config: dict) -> list[str]:
     elif modo == "cluster" and urlsplit(config["REDIS_URL"]).path.strip("/") not in ("", "0"):
         problemas.append("REDIS_MODE=cluster: un Redis Cluster solo tiene la base 0; quite el "
                          "número de base de REDIS_URL")
+    webhook = config.get("SISTEMA_CITAS_WEBHOOK_URL")
+    if webhook and not re.match(r"^https?://[^/]+", webhook):
+        problemas.append(f"SISTEMA_CITAS_WEBHOOK_URL debe empezar con https:// (es {webhook!r})")
+    if webhook and not config.get("SISTEMA_CITAS_WEBHOOK_SECRET"):
+        problemas.append("SISTEMA_CITAS_WEBHOOK_SECRET es obligatoria con "
+                         "SISTEMA_CITAS_WEBHOOK_URL: el Sistema de Citas comprueba la firma")
     if int(config.get("STATE_TTL_SECONDS", 0)) < 60:
         problemas.append("STATE_TTL_SECONDS debe ser de al menos 60 segundos")
     if config.get("LOG_FORMAT") not in (None, "text", "json"):

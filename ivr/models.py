@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -26,6 +27,8 @@ MEXICO = ZoneInfo("America/Mexico_City")
 ESTADOS_CITA = ("agendada", "cancelada", "atendida")
 SOLICITANTES = ("titular", "tercero")
 CANALES = ("ivr", "agente")
+DESTINOS_OUTBOX = ("sistema_citas", "sms")
+ESTADOS_OUTBOX = ("pendiente", "entregado", "muerto")
 TRAMITE_PRESTAMO = "préstamo personal"
 
 
@@ -149,6 +152,7 @@ class Cancelacion(Base):
     canal: Mapped[str] = mapped_column(String(10))
     call_sid: Mapped[str | None] = mapped_column(String(64))
     creada_en: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=ahora_utc)
+    agente: Mapped[str | None] = mapped_column(String(64))  # the agent's user, when one cancelled
 
 
 class Llamada(Base):
@@ -240,3 +244,34 @@ class Agente(Base):
     # Part of every session cookie's seal: a new one (at logout, or a password reset) makes
     # every cookie issued before it worthless.
     sello_sesion: Mapped[str | None] = mapped_column(String(32))
+
+
+class EventoOutbox(Base):
+    """A message to deliver outside (the Sistema de Citas, an SMS), written in the same
+    transaction as what it tells; the worker delivers it at least once, in order per cita."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_en("destino", DESTINOS_OUTBOX), name="destino"),
+        CheckConstraint(_en("estado", ESTADOS_OUTBOX), name="estado"),
+        # The worker's question: what is pending and due, oldest first.
+        Index("ix_outbox_estado_proximo_intento_en", "estado", "proximo_intento_en"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evento_id: Mapped[str] = mapped_column(String(36), unique=True)  # uuid: Idempotency-Key
+    evento: Mapped[str] = mapped_column(String(40))
+    destino: Mapped[str] = mapped_column(String(20))
+    cita_id: Mapped[int] = mapped_column(ForeignKey("cita.id"), index=True)
+    cancelacion_id: Mapped[int | None] = mapped_column(ForeignKey("cancelacion.id"), index=True)
+    cuerpo: Mapped[str] = mapped_column(Text)  # exactly what is sent (JSON)
+    estado: Mapped[str] = mapped_column(String(10), default="pendiente")
+    intentos: Mapped[int] = mapped_column(Integer, default=0)
+    creado_en: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=ahora_utc)
+    proximo_intento_en: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    vence_en: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entregado_en: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ultimo_error: Mapped[str | None] = mapped_column(String(300))
+
+    def __repr__(self) -> str:  # the body holds a CURP or a phone number: never in a repr
+        return f"<EventoOutbox {self.id} {self.evento} {self.destino} {self.estado}>"

@@ -5,7 +5,7 @@ Functions take the session first and never commit (the web layer commits at the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select, update
@@ -31,10 +31,13 @@ INTENTOS_FOLIO = 10
 
 @dataclass(frozen=True)
 class ResultadoCancelacion:
-    """What cancelar_cita did: 'cancelada' | 'ya_cancelada' | 'no_cancelable', and the folio."""
+    """What cancelar_cita did: 'cancelada' | 'ya_cancelada' | 'no_cancelable', and the folio;
+    `nueva` when this call wrote the cancellation (not a repeat or a race lost)."""
 
     resultado: str
     folio: str | None
+    cancelacion: Cancelacion | None = field(default=None, compare=False)
+    nueva: bool = field(default=False, compare=False)
 
 
 def buscar_por_teclas(session: Session, teclas: str) -> list[Derechohabiente]:
@@ -96,7 +99,8 @@ def cancelacion_de(session: Session, cita_id: int) -> Cancelacion | None:
 
 def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
                   solicitante_nombre: str | None, motivo_codigo: int, motivo_texto: str,
-                  canal: str, call_sid: str | None, ahora: datetime) -> ResultadoCancelacion:
+                  canal: str, call_sid: str | None, ahora: datetime,
+                  agente: str | None = None) -> ResultadoCancelacion:
     """Cancel the cita if it is still agendada and not started, race-safe; flushes, no commit.
 
     The conditional UPDATE takes the cita's row lock (PostgreSQL) or the write lock (SQLite),
@@ -117,13 +121,13 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
         if previa is None:
             return ResultadoCancelacion("no_cancelable", None)
         if call_sid is not None and previa.call_sid == call_sid:
-            return ResultadoCancelacion("cancelada", previa.folio)
-        return ResultadoCancelacion("ya_cancelada", previa.folio)
+            return ResultadoCancelacion("cancelada", previa.folio, previa)
+        return ResultadoCancelacion("ya_cancelada", previa.folio, previa)
     for _ in range(INTENTOS_FOLIO):
         cancelacion = Cancelacion(
             cita_id=cita_id, folio=nuevo_folio(), solicitante_tipo=solicitante_tipo,
             solicitante_nombre=solicitante_nombre, motivo_codigo=motivo_codigo,
-            motivo_texto=motivo_texto, canal=canal, call_sid=call_sid,
+            motivo_texto=motivo_texto, canal=canal, call_sid=call_sid, agente=agente,
             creada_en=ahora.astimezone(UTC))
         try:
             # A savepoint, so a folio collision undoes only this insert, not the UPDATE. (On
@@ -134,7 +138,7 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
             if cancelacion_de(session, cita_id) is not None:
                 raise
             continue
-        return ResultadoCancelacion("cancelada", cancelacion.folio)
+        return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
     raise RuntimeError(f"no se encontró un folio libre en {INTENTOS_FOLIO} intentos")
 
 

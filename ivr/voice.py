@@ -9,7 +9,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
-from ivr import acciones, db, dialog, etiquetas, linea, logs, repo
+from ivr import acciones, cancelacion, db, dialog, etiquetas, linea, logs, repo
 from ivr.dialog import Colgar, Transferir
 from ivr.domain import fechas, habla
 from ivr.estado import Estado
@@ -197,7 +197,8 @@ def _registrar_desenlace(wh: Webhook, estado: Estado, **mas) -> LlamadaRegistrad
 
 
 def _contexto() -> acciones.Contexto:
-    return acciones.Contexto(sesion=db.sesion, ahora=_ahora())
+    return acciones.Contexto(sesion=db.sesion, ahora=_ahora(),
+                             destinos=cancelacion.destinos_de(current_app.config))
 
 
 def _nueva_llamada(wh: Webhook, prefijo: list[dialog.Decir] | None = None) -> Response:

@@ -19,7 +19,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from ivr import db, etiquetas, linea, repo, repo_agentes
+from ivr import cancelacion, db, etiquetas, linea, repo, repo_agentes
 from ivr.agentes import formato
 from ivr.agentes.acceso import ahora
 from ivr.models import Transferencia
@@ -264,7 +264,7 @@ def cancelar(transferencia_id: int):
                                clave=cita.clave,
                                motivo=texto_motivo, solicitante=SOLICITANTES[tipo],
                                solicitante_nombre=datos["solicitante_nombre"])
-    resultado = repo.cancelar_cita(
+    resultado = cancelacion.cancelar(
         sesion, cita.id,
         solicitante_tipo=tipo,
         solicitante_nombre=datos["solicitante_nombre"] or None,
@@ -273,6 +273,8 @@ def cancelar(transferencia_id: int):
         canal="agente",
         call_sid=t.call_sid,
         ahora=ahora(),
+        agente=current_user.usuario,
+        destinos=cancelacion.destinos_de(current_app.config),
     )
     db.confirmar()
     log.info("agente %s, transferencia %s, cita %s: %s folio=%s", current_user.usuario, t.id,
