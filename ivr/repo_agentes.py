@@ -9,12 +9,21 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from ivr.models import Agente, Cancelacion, Cita, Derechohabiente, Llamada, Transferencia, Unidad
+from ivr.models import (
+    Agente,
+    Cancelacion,
+    Cita,
+    Derechohabiente,
+    Devolucion,
+    Llamada,
+    Transferencia,
+    Unidad,
+)
 
 # -- accounts ------------------------------------------------------------------------------
 
@@ -61,24 +70,40 @@ class FilaTransferencia:
     desde: str | None
     derechohabiente: Derechohabiente | None
     cita: Cita | None
+    en_linea: bool
 
 
-def transferencias_para_lista(session: Session, limite: int, *,
-                              solo_pendientes: bool) -> list[FilaTransferencia]:
-    """The latest transfers (only those not handled yet, if asked), newest first, each with
-    its call's number, the derechohabiente (identified by the line or found by an agent) and
-    the call's cita: one query for the whole list."""
+# The agent's leg is ringing or connected: the caller is "en línea" with an agent now. A state
+# older than this is taken as stale (its final status callback was lost), not as a live call.
+EN_LINEA = {"ringing": timedelta(minutes=5), "in-progress": timedelta(hours=4),
+            "answered": timedelta(hours=4)}
+
+
+def _en_linea(ahora: datetime):
+    """SQL condition: the transfer's agent leg is ringing or connected, and recently so."""
+    return or_(*(and_(Transferencia.agente_estado == estado,
+                      Transferencia.agente_estado_en >= ahora - vigencia)
+                 for estado, vigencia in EN_LINEA.items()))
+
+
+def transferencias_para_lista(session: Session, limite: int, *, solo_pendientes: bool,
+                              ahora: datetime) -> list[FilaTransferencia]:
+    """The latest transfers, "en línea" ones first, then newest first; only those not handled
+    yet (or en línea) if asked. Each with its call's number, the derechohabiente (identified
+    by the line or found by an agent) and the call's cita: one query for the whole list."""
+    en_linea = case((_en_linea(ahora), True), else_=False).label("en_linea")
     consulta = (
-        select(Transferencia, Llamada.desde, Derechohabiente, Cita)
+        select(Transferencia, Llamada.desde, Derechohabiente, Cita, en_linea)
         .outerjoin(Llamada, Llamada.call_sid == Transferencia.call_sid)
         .outerjoin(Derechohabiente, Derechohabiente.id == func.coalesce(
             Transferencia.derechohabiente_id, Transferencia.encontrado_id))
         .outerjoin(Cita, Cita.id == Transferencia.cita_id)
-        .order_by(Transferencia.creada_en.desc(), Transferencia.id.desc())
+        .order_by(en_linea.desc(), Transferencia.creada_en.desc(), Transferencia.id.desc())
         .limit(limite))
     if solo_pendientes:
-        consulta = consulta.where(Transferencia.atendida.is_not(True))
-    return [FilaTransferencia(t, desde, d, c) for t, desde, d, c in session.execute(consulta)]
+        consulta = consulta.where(or_(Transferencia.atendida.is_not(True), _en_linea(ahora)))
+    return [FilaTransferencia(t, desde, d, c, bool(vivo))
+            for t, desde, d, c, vivo in session.execute(consulta)]
 
 
 def contar_pendientes(session: Session) -> int:
@@ -142,3 +167,37 @@ def nombres_de_unidades(session: Session, unidad_ids: Iterable[int]) -> dict[int
     if not ids:
         return {}
     return {u.id: u.nombre for u in session.scalars(select(Unidad).where(Unidad.id.in_(ids)))}
+
+
+def derechohabientes_por_id(session: Session,
+                            ids: Iterable[int | None]) -> dict[int, Derechohabiente]:
+    """These derechohabientes, by id (None ids are skipped)."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {d.id: d for d in session.scalars(
+        select(Derechohabiente).where(Derechohabiente.id.in_(ids)))}
+
+
+def citas_por_id(session: Session, ids: Iterable[int | None]) -> dict[int, Cita]:
+    """These citas, by id (None ids are skipped)."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Cita).where(Cita.id.in_(ids)))}
+
+
+# -- callbacks -----------------------------------------------------------------------------
+
+
+def devolucion_de_transferencia(session: Session, transferencia_id: int) -> Devolucion | None:
+    """The callback request that came from this transfer, if the caller asked for one."""
+    return session.scalars(select(Devolucion).where(Devolucion.transferencia_id
+                                                    == transferencia_id)
+                           .order_by(Devolucion.id).limit(1)).first()
+
+
+def contar_devoluciones_pendientes(session: Session) -> int:
+    """How many callers are still waiting to be called back."""
+    return session.scalar(select(func.count()).select_from(Devolucion)
+                          .where(Devolucion.estado == "pendiente")) or 0

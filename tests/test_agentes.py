@@ -363,20 +363,22 @@ def test_lista_json(agente, client, datos):
     cuerpo = respuesta.get_json()
     assert (cuerpo["pendientes"], cuerpo["todas"]) == (2, True)
     assert cuerpo["transferencias"] == [
-        {"id": datos.anonima, "hora": "09:57", "hace": "hace 3 minutos", "telefono": "",
+        {"id": datos.anonima, "en_linea": False, "hora": "09:57", "hace": "hace 3 minutos",
+         "telefono": "",
          "nombre": None, "cita": None, "cita_pronto": False,
          "razon": "No se pudo identificar después de tres intentos", "identificado": False,
          "nodo": "captura de CURP o RFC", "atendida": False, "atendida_por": None,
          "conexion": "Ningún agente contestó",
          "url": f"/agent/transferencias/{datos.anonima}"},
-        {"id": datos.identificada, "hora": "09:50", "hace": "hace 10 minutos",
+        {"id": datos.identificada, "en_linea": False, "hora": "09:50", "hace": "hace 10 minutos",
          "telefono": "…2222", "nombre": "Ana Gómez Ruiz", "cita": "mié 2 dic, 15:00",
          "cita_pronto": False,
          "razon": "El cliente pidió un agente", "identificado": True, "nodo": "lista de citas",
          "atendida": False, "atendida_por": None, "conexion": "",
          "url": f"/agent/transferencias/{datos.identificada}"},
         # Codes the page doesn't know are shown as they are.
-        {"id": datos.antigua, "hora": "10:00", "hace": "hace 24 horas", "telefono": "",
+        {"id": datos.antigua, "en_linea": False, "hora": "10:00", "hace": "hace 24 horas",
+         "telefono": "",
          "nombre": None, "cita": None, "cita_pronto": False, "razon": "razon_nueva",
          "identificado": False, "nodo": "nodo_nuevo", "atendida": True, "atendida_por": "luis",
          "conexion": "", "url": f"/agent/transferencias/{datos.antigua}"},
@@ -398,6 +400,36 @@ def test_lista_ve_las_transferencias_nuevas(agente, app, client, reloj):
     assert primera["razon"] == "Hubo un error del sistema"
     assert primera["nodo"] == "confirmación"
     assert primera["hace"] == "hace menos de un minuto"
+
+
+@pytest.mark.parametrize("estado, hace_min, en_linea", [
+    ("ringing", 1, True),
+    ("in-progress", 90, True),
+    ("answered", 2, True),
+    ("ringing", 6, False),          # a ring that old: its last status callback was lost
+    ("in-progress", 4 * 60 + 1, False),
+    ("completed", 1, False),
+    ("initiated", 1, False),
+    (None, 0, False),
+])
+def test_en_linea_arriba(agente, app, client, datos, estado, hace_min, en_linea):
+    # The oldest transfer, already handled, whose agent leg is (or was) live.
+    with app.app_context():
+        t = db.sesion().get(Transferencia, datos.antigua)
+        t.agente_estado = estado
+        t.agente_estado_en = AHORA - timedelta(minutes=hace_min) if estado else None
+        db.confirmar()
+    pendientes = client.get("/agent/transferencias.json").get_json()["transferencias"]
+    todas = client.get("/agent/transferencias.json?ver=todas").get_json()["transferencias"]
+    if en_linea:
+        assert [(f["id"], f["en_linea"]) for f in pendientes] == [
+            (datos.antigua, True), (datos.anonima, False), (datos.identificada, False)]
+        assert todas[0]["id"] == datos.antigua
+        assert '<span class="etiqueta en-linea">en línea</span>' in texto(client.get("/agent/"))
+    else:
+        assert [f["id"] for f in pendientes] == [datos.anonima, datos.identificada]
+        assert [f["id"] for f in todas] == [datos.anonima, datos.identificada, datos.antigua]
+        assert "etiqueta en-linea" not in texto(client.get("/agent/?ver=todas"))
 
 
 @pytest.mark.parametrize("dias, hora, pronto", [

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from ivr import db
+from ivr import db, repo_devoluciones
 from ivr.models import Cancelacion, Cita, Transferencia
 from tests.test_agentes import AHORA, CONTRASENA, Reloj, app_sembrada  # the same data
 
@@ -226,19 +226,41 @@ def cita_pronto(app) -> int:
         return t.id
 
 
+def en_linea_y_devoluciones(app) -> None:
+    """The handled transfer's agent leg is connected now; two callers asked for a callback."""
+    datos = app.config["DATOS"]
+    with app.app_context():
+        sesion = db.sesion()
+        t = sesion.get(Transferencia, datos.antigua)
+        t.agente_estado, t.agente_estado_en = "in-progress", AHORA - timedelta(minutes=2)
+        for t_id, sid, tel, minutos in [(datos.identificada, "1", "+525511112222", 20),
+                                        (datos.anonima, "2", "+525533334444", 5)]:
+            repo_devoluciones.pedir_devolucion(sesion, call_sid="CA" + sid * 32,
+                                               transferencia_id=t_id, telefono=tel,
+                                               ahora=AHORA - timedelta(minutes=minutos))
+        db.confirmar()
+
+
 @pytest.mark.parametrize("ancho, alto", [(390, 844), (1366, 768)])
 def test_se_lee_sin_desplazarse_de_lado(app, servidor, pagina, capturas, ancho, alto):
     expect = sync_api.expect
     datos = app.config["DATOS"]
     pronto = cita_pronto(app)
+    en_linea_y_devoluciones(app)
     pagina.set_viewport_size({"width": ancho, "height": alto})
     entrar(pagina, servidor)
     fila = pagina.locator(f"#transferencias tr[data-id='{pronto}']")
     expect(fila.locator(".etiqueta.pronto")).to_have_text("en menos de 36 h")
     expect(fila).to_contain_text("Ana Gómez Ruiz")
+    # The caller on the line with an agent now is on top, marked, though already handled.
+    primera = pagina.locator("#transferencias tbody tr").first
+    expect(primera).to_have_attribute("data-id", str(datos.antigua))
+    expect(primera.locator(".etiqueta.en-linea")).to_have_text("en línea")
+    expect(pagina.locator("#enlace-devoluciones .cuenta")).to_have_text("2")
     paginas = {
         "lista": "/agent/",
         "todas": "/agent/?ver=todas",
+        "devoluciones": "/agent/devoluciones",
         "identificada": f"/agent/transferencias/{datos.identificada}",
         "anonima": f"/agent/transferencias/{datos.anonima}",
         "pronto": f"/agent/transferencias/{pronto}",
@@ -269,4 +291,26 @@ def test_aviso_con_sonido_si_el_agente_lo_pide(app, servidor, pagina):
     # The choice is remembered by this browser.
     pagina.reload()
     expect(pagina.locator("#sonido")).to_be_checked()
+    assert pagina.errores == []
+
+
+def test_llamar_de_vuelta_y_marcarlo(app, servidor, pagina, capturas):
+    expect = sync_api.expect
+    datos = app.config["DATOS"]
+    en_linea_y_devoluciones(app)
+    entrar(pagina, servidor)
+    pagina.click("#enlace-devoluciones")
+    filas = pagina.locator("#devoluciones tbody tr")
+    expect(filas).to_have_count(2)
+    expect(filas.nth(0)).to_contain_text(f"Transferencia {datos.identificada}")  # asked first
+    expect(filas.nth(0)).to_contain_text("tel. …2222")
+    pagina.screenshot(path=capturas / "07-devoluciones.png", full_page=True)
+    filas.nth(0).locator("a.numero").click()
+    expect(pagina.locator("#devolucion")).to_contain_text("+525511112222")
+    pagina.check("input[name=resultado][value=contactado]")
+    pagina.fill("#nota", "quiere cancelar")
+    pagina.click("button:has-text('Marcar como llamado')")
+    expect(pagina.locator("#devolucion")).to_contain_text(
+        "Llamado por ana: Se habló con quien llamó (quiere cancelar)")
+    expect(pagina.locator("#enlace-devoluciones .cuenta")).to_have_text("1")
     assert pagina.errores == []

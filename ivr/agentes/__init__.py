@@ -1,7 +1,9 @@
 """The agents' page (/agent/): its blueprint, the URL table, and init_app.
 
 `acceso` holds login, sessions, hardening and the `ivr create-agent` command; `vistas` the
-list, a transfer's context, the search and the cancel form. Every query is in ivr/repo_agentes.
+list, a transfer's context, the search and the cancel form; `devoluciones` the callbacks list;
+`formato` how dates, names and numbers are written. Every query is in ivr/repo_agentes (and
+ivr/repo_devoluciones for callbacks).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from flask import Blueprint
 from flask_wtf.csrf import CSRFError
 
-from ivr.agentes import acceso, vistas
+from ivr.agentes import acceso, devoluciones, vistas
 from ivr.agentes.acceso import crear_agente_command
 
 __all__ = ["bp", "crear_agente_command", "init_app"]
@@ -37,12 +39,15 @@ RUTAS = [
     (f"/transferencias/<{ID}:transferencia_id>/buscar", vistas.buscar, ["POST"]),
     (f"/transferencias/<{ID}:transferencia_id>/cancelar", vistas.cancelar, ["POST"]),
     (f"/transferencias/<{ID}:transferencia_id>/atendida", vistas.atendida, ["POST"]),
+    ("/devoluciones", devoluciones.llamar_de_vuelta, ["GET"]),
+    (f"/devoluciones/<{ID}:devolucion_id>/llamado", devoluciones.llamado, ["POST"]),
 ]
 for _regla, _vista, _metodos in RUTAS:
     bp.add_url_rule(_regla, view_func=_vista, methods=_metodos)
 bp.before_request(acceso.guardia)
 bp.after_request(acceso.cabeceras)
 bp.register_error_handler(CSRFError, acceso.csrf_invalido)
+bp.context_processor(devoluciones.en_la_barra)
 
 
 def init_app(app) -> None:

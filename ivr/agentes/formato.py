@@ -51,9 +51,15 @@ def horas(inicio: time, fin: time | None) -> str:
     return inicio.strftime("%H:%M") + (f"–{fin.strftime('%H:%M')}" if fin else "")
 
 
-def pronto(cita: Cita, ahora: datetime) -> bool:
-    """The cita has not started and starts in less than 36 hours."""
-    return timedelta(0) < cita.inicio - ahora < PRONTO
+def pronto(cita: Cita | None, ahora: datetime) -> bool:
+    """The cita is still agendada, has not started, and starts in less than 36 hours."""
+    return bool(cita and cita.estado == "agendada"
+                and timedelta(0) < cita.inicio - ahora < PRONTO)
+
+
+def cita_corta(cita: Cita | None) -> str | None:
+    """ "mié 2 dic, 15:00" (a list's column)."""
+    return f"{fecha_corta(cita.fecha)}, {cita.hora_inicio.strftime('%H:%M')}" if cita else None
 
 
 def nombre_completo(d: Derechohabiente) -> str:

@@ -22,6 +22,7 @@ from flask_login import current_user
 from ivr import cancelacion, db, etiquetas, linea, repo, repo_agentes
 from ivr.agentes import formato
 from ivr.agentes.acceso import ahora
+from ivr.agentes.devoluciones import RESULTADOS_DEVOLUCION
 from ivr.models import Transferencia
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,13 @@ def _fila(f: repo_agentes.FilaTransferencia, instante: datetime) -> dict:
     desde = _contexto(t).get("desde") or f.desde
     return {
         "id": t.id,
+        "en_linea": f.en_linea,
         "hora": creada.astimezone(formato.MEXICO).strftime("%H:%M"),
         "hace": formato.hace(creada, instante),
         "telefono": formato.ultimos_cuatro(desde),
         "nombre": formato.nombre_completo(f.derechohabiente) if f.derechohabiente else None,
-        "cita": (f"{formato.fecha_corta(f.cita.fecha)}, {f.cita.hora_inicio.strftime('%H:%M')}"
-                 if f.cita else None),
-        "cita_pronto": bool(f.cita and f.cita.estado == "agendada"
-                            and formato.pronto(f.cita, instante)),
+        "cita": formato.cita_corta(f.cita),
+        "cita_pronto": formato.pronto(f.cita, instante),
         "razon": etiquetas.razon(t.razon),
         "identificado": bool(t.identificado),
         "nodo": etiquetas.nodo(t.nodo),
@@ -64,7 +64,7 @@ def _transferencias(todas: bool) -> dict:
     sesion = db.sesion()
     instante = ahora()
     filas = repo_agentes.transferencias_para_lista(sesion, LIMITE_LISTA,
-                                                   solo_pendientes=not todas)
+                                                   solo_pendientes=not todas, ahora=instante)
     return {"transferencias": [_fila(f, instante) for f in filas],
             "pendientes": repo_agentes.contar_pendientes(sesion), "todas": todas}
 
@@ -135,7 +135,7 @@ def _citas(derechohabiente_id: int) -> list[dict]:
         "folio": cancelaciones[c.id].folio if c.id in cancelaciones else None,
         "cancelada_por": cancelaciones[c.id].canal if c.id in cancelaciones else None,
         "cancelable": c.id in cancelables,
-        "pronto": c.estado == "agendada" and formato.pronto(c, instante),
+        "pronto": formato.pronto(c, instante),
     } for c in citas]
 
 
@@ -160,6 +160,7 @@ def _vista_detalle(t: Transferencia, *, resultados: list | None = None, busqueda
         razon=etiquetas.razon(t.razon),
         nodo=etiquetas.nodo(t.nodo),
         enlace=etiquetas.enlace(t.dial_status),
+        pierna_agente=etiquetas.enlace(t.agente_estado),
         desde=contexto.get("desde") or (llamada.desde if llamada else None),
         ruta=[etiquetas.nodo(n) for n in ruta],
         documento_por=DOCUMENTO_POR.get(contexto.get("documento_por") or ""),
@@ -176,6 +177,8 @@ def _vista_detalle(t: Transferencia, *, resultados: list | None = None, busqueda
         documento=documento,
         error_busqueda=error_busqueda,
         cancelacion=session.pop("cancelacion", None),
+        devolucion=repo_agentes.devolucion_de_transferencia(sesion, t.id),
+        resultados_devolucion=RESULTADOS_DEVOLUCION,
     ), status
 
 
