@@ -1,14 +1,25 @@
 """gunicorn's settings for the web process (read from the working directory by the Procfile's
-`gunicorn`): Prometheus counts of every worker add up in one directory."""
+`gunicorn`): a configuration that can't serve stops it before any worker starts, and
+Prometheus counts of every worker add up in one directory."""
 
 import os
 import shutil
+import sys
 import tempfile
 
 
 def on_starting(server):
-    """Before any worker starts: a clean multiprocess directory (counts of a previous run would
-    be added to this one's), created when PROMETHEUS_MULTIPROC_DIR names none."""
+    """Before any worker starts: the configuration checked (one line per problem, instead of
+    every worker failing with a traceback), and a clean multiprocess directory (counts of a
+    previous run would be added to this one's), created when PROMETHEUS_MULTIPROC_DIR names
+    none."""
+    from ivr import config
+
+    problemas = config.revisar(config.desde_entorno())
+    for problema in problemas:
+        server.log.critical("no arranca: %s", problema)
+    if problemas:
+        sys.exit(1)
     directorio = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not directorio:
         directorio = tempfile.mkdtemp(prefix="ivr-metricas-")
