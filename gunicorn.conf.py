@@ -7,6 +7,12 @@ import shutil
 import sys
 import tempfile
 
+if os.environ.get("LOG_FORMAT") == "json":
+    # gunicorn's own lines as JSON objects too: a log collector parses every line.
+    from ivr.logs import config_de_gunicorn
+
+    logconfig_dict = config_de_gunicorn()
+
 
 def on_starting(server):
     """Before any worker starts: the configuration checked (one line per problem, instead of

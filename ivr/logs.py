@@ -143,6 +143,28 @@ def configurar(formato: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def config_de_gunicorn() -> dict:
+    """gunicorn's own log (start-up, workers, access lines) as JSON objects too, for
+    LOG_FORMAT=json: every line on both streams then parses. The root logger is left to the
+    app, which installs its handler in each worker."""
+    def a(flujo: str) -> dict:
+        return {"class": "logging.StreamHandler", "formatter": "json", "stream": flujo}
+
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": []},
+        "formatters": {"json": {"()": "ivr.logs.Json"}},
+        "handlers": {"stdout": a("ext://sys.stdout"), "stderr": a("ext://sys.stderr")},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False,
+                               "qualname": "gunicorn.error"},
+            "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False,
+                                "qualname": "gunicorn.access"},
+        },
+    }
+
+
 def init_app(app: Flask) -> None:
     """Configure the log for LOG_FORMAT and write one line per webhook."""
     from flask.logging import default_handler

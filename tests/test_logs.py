@@ -5,17 +5,31 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 from twilio.request_validator import RequestValidator
 
-from ivr import db, logs
-from tests.llamadas import BASE, GOMEZ, TOKEN, Llamada, cargar_agenda, nueva_app
+from ivr import db, logs, phone
+from ivr.config import RAIZ
+from tests.llamadas import (
+    BASE,
+    GOMEZ,
+    REDIS_URL,
+    TOKEN,
+    Llamada,
+    _redis_o_skip,
+    cargar_agenda,
+    nueva_app,
+)
 from tests.test_llamada import teclas
+from tests.test_operacion import _esperar_puerto
 
 FORJADA = "2026-12-02 06:59:59,000 INFO ivr.voice webhook todo en orden"
 INICIO_DE_LINEA = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|"
@@ -266,3 +280,33 @@ def test_un_nul_en_el_nombre_del_tercero_no_llega_al_log(postgres_url, salida):
     todo = "\n".join(salida())
     assert "Rosa" not in todo and "Ortiz" not in todo
     db.engine_de(app).dispose()
+
+
+def test_gunicorn_con_log_format_json_solo_escribe_json(tmp_path):
+    """The Procfile's command under LOG_FORMAT=json: every line gunicorn and the app write, on
+    both streams, is one JSON object (a log collector parses them all)."""
+    _redis_o_skip()
+    url = f"sqlite:///{tmp_path}/ivr.sqlite3"
+    cargar_agenda(nueva_app(url, "memoria"))
+    entorno = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "LOG_FORMAT": "json",
+               "TWILIO_AUTH_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "m")}
+    proceso = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--bind", "127.0.0.1:0", "--workers",
+         "2", "--access-logfile", "-", "ivr:create_app()"], cwd=RAIZ, env=entorno,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{_esperar_puerto(proceso)}"
+        tel = phone.Telefono(phone.HttpTransport(base), TOKEN, public_base_url=base)
+        tel.marcar()
+        tel.press("5")
+        tel.colgar()
+    finally:
+        proceso.terminate()
+        salida, errores = proceso.communicate(timeout=30)
+    objetos = [json.loads(linea) for linea in (salida + errores).splitlines()]
+    webhooks = [o for o in objetos if o["logger"] == "ivr.webhook"]
+    assert [(o["call_sid"], o["node"], o["outcome"]) for o in webhooks] == [
+        (tel.call_sid, "incoming", "gather"), (tel.call_sid, "menu_principal", "gather"),
+        (tel.call_sid, "status", "empty")]
+    assert any(o["logger"] == "gunicorn.access" for o in objetos)
+    assert any(o["msg"].startswith("Booting worker") for o in objetos)
