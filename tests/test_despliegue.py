@@ -16,7 +16,8 @@ REGENERAR = "the lock is stale: run `./dev lock` and commit requirements*.txt"
 
 
 def fijadas(archivo: str) -> dict[str, str]:
-    """{package: pinned version} of a compiled requirements file (markers kept aside)."""
+    """{package: pinned version} of a compiled requirements file; a package pinned apart per
+    Python version appears once per marker ("deprecated ; python_full_version < '3.12'")."""
     versiones = {}
     for linea in (RAIZ / archivo).read_text().splitlines():
         linea = linea.strip()
@@ -25,7 +26,9 @@ def fijadas(archivo: str) -> dict[str, str]:
         requisito = Requirement(linea)
         [especificador] = requisito.specifier
         assert especificador.operator == "==", linea
-        versiones[canonicalize_name(requisito.name)] = especificador.version
+        nombre = canonicalize_name(requisito.name)
+        versiones[f"{nombre} ; {requisito.marker}" if requisito.marker else nombre] = (
+            especificador.version)
     return versiones
 
 
@@ -39,10 +42,11 @@ def test_every_dependency_of_pyproject_is_pinned_within_its_range(archivo, depen
     for texto in dependencias:
         requisito = Requirement(texto)
         nombre = canonicalize_name(requisito.name)
-        assert nombre in versiones, f"{nombre} falta en {archivo}: {REGENERAR}"
-        assert requisito.specifier.contains(versiones[nombre]), (
-            f"{archivo} fija {nombre}=={versiones[nombre]}, fuera de {requisito.specifier}: "
-            f"{REGENERAR}")
+        pines = {k: v for k, v in versiones.items() if k.split(" ;")[0] == nombre}
+        assert pines, f"{nombre} falta en {archivo}: {REGENERAR}"
+        for pin, version in pines.items():
+            assert requisito.specifier.contains(version), (
+                f"{archivo} fija {pin}=={version}, fuera de {requisito.specifier}: {REGENERAR}")
 
 
 def test_both_lock_files_pin_the_same_versions():
