@@ -41,6 +41,21 @@ def _en(columna: str, valores: tuple[str, ...]) -> str:
     return f"{columna} IN ({', '.join(repr(v) for v in valores)})"
 
 
+# Each searchable field of a derechohabiente, and the column holding its keypad form.
+TECLAS = {"curp": "curp_teclas", "rfc": "rfc_teclas", "primer_apellido": "apellido_teclas"}
+
+
+def teclas_de(campo: str, valor: str | None) -> str | None:
+    """The keypad form stored beside *campo* (a key of TECLAS) for *valor*."""
+    if not valor:
+        return valor
+    if campo == "rfc" and "&" in valor:
+        # RFCs may hold "&" (SAT keeps it from the name), which no phone key types: such
+        # a caller is found by CURP instead, or by voice.
+        return None
+    return a_teclas(valor)
+
+
 class Base(DeclarativeBase):
     """Declarative base; constraint names are fixed so migrations are the same on every DB."""
 
@@ -69,21 +84,10 @@ class Derechohabiente(Base):
     rfc_teclas: Mapped[str | None] = mapped_column(String(13), index=True)
     apellido_teclas: Mapped[str] = mapped_column(String(120), index=True)
 
-    @validates("curp", "rfc", "primer_apellido")
+    @validates(*TECLAS)
     def _poner_teclas(self, clave: str, valor: str | None) -> str | None:
         # Setting a value sets its keypad form, so a lookup by keys can never go stale.
-        if clave == "rfc" and valor and "&" in valor:
-            # RFCs may hold "&" (SAT keeps it from the name), which no phone key types: such
-            # a caller is found by CURP instead, or by voice.
-            teclas = None
-        else:
-            teclas = a_teclas(valor) if valor else valor
-        if clave == "curp":
-            self.curp_teclas = teclas
-        elif clave == "rfc":
-            self.rfc_teclas = teclas
-        else:
-            self.apellido_teclas = teclas
+        setattr(self, TECLAS[clave], teclas_de(clave, valor))
         return valor
 
     def __repr__(self) -> str:  # no personal data in reprs: they end up in logs

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from ivr import db, demo, repo
+from ivr import db, demo, repo, repo_agenda
 from ivr.demo import con_digito
 from ivr.domain.documento import validar_curp
 from ivr.domain.keypad import a_teclas
@@ -162,14 +162,20 @@ def _fila(**cambios) -> str:
     ({"unidad": ""}, "falta unidad"),
     ({"ventanilla": ""}, "falta ventanilla"),
     ({"ventanilla": "9" * 41}, "ventanilla demasiado largo"),
-    ({"fecha": "02/12/2026"}, "fecha inválida"),
     ({"fecha": "2026-02-30"}, "fecha inválida"),
+    ({"fecha": "30/02/2026"}, "fecha inválida"),
+    ({"fecha": "02/12/26"}, "fecha inválida"),
+    ({"fecha": "12-02-2026"}, "fecha inválida"),
+    ({"fecha": "2026/12/02"}, "fecha inválida"),
     ({"fecha": ""}, "falta fecha"),
-    ({"hora_inicio": "9:00"}, "hora_inicio inválida"),
+    ({"hora_inicio": "9:0"}, "hora_inicio inválida"),
     ({"hora_inicio": "24:00"}, "hora_inicio inválida"),
+    ({"hora_inicio": "11:45:60"}, "hora_inicio inválida"),
+    ({"hora_inicio": "11.45"}, "hora_inicio inválida"),
+    ({"hora_inicio": "111:45"}, "hora_inicio inválida"),
     ({"hora_fin": "11:45"}, "hora_fin debe ser posterior"),
     ({"hora_fin": "10:00"}, "hora_fin debe ser posterior"),
-    ({"estado": "Agendada"}, "estado inválido"),
+    ({"estado": "Agendado"}, "estado inválido"),
     ({"estado": ""}, "falta estado"),
 ])
 def test_fila_invalida(session, cambios, motivo):
@@ -213,20 +219,236 @@ def test_clave_repetida(session):
 
 @pytest.mark.parametrize("texto, error", [
     ("", (1, "el archivo está vacío")),
+    ("\n\n", (1, "el archivo está vacío")),
     (ENCABEZADO + "\n", (1, "el archivo no tiene ninguna cita")),
-    (csv_de(FILAS[0], encabezado=ENCABEZADO.replace("curp", "CURP")),
-     (1, "encabezado distinto del esperado: " + ENCABEZADO)),
-    (csv_de(FILAS[0], encabezado=ENCABEZADO + ",extra"),
-     (1, "encabezado distinto del esperado: " + ENCABEZADO)),
+    (ENCABEZADO.replace(",", ";") + "\n;;;\n", (1, "el archivo no tiene ninguna cita")),
 ])
-def test_archivo_sin_citas_o_con_otro_encabezado(session, texto, error):
+def test_archivo_sin_citas(session, texto, error):
     assert importar(session, texto).errores == [error]
 
 
-def test_archivo_que_no_es_utf8(session):
-    texto = csv_de(FILAS[0], FILAS[2])
-    resultado = importar_csv(session, io.BytesIO(texto.encode("latin-1")))
-    assert resultado.errores == [(2, "el archivo no está en UTF-8")]
+ESPERADAS = ("se esperan las columnas curp, rfc, nombre, primer_apellido, segundo_apellido, "
+             "telefono, clave, unidad, ventanilla, fecha, hora_inicio, hora_fin, estado")
+
+
+@pytest.mark.parametrize("encabezado, error", [
+    (ENCABEZADO.replace("curp", "curps"),
+     f"encabezado: faltan curp; no se esperaban curps (separador visto: «,»; {ESPERADAS})"),
+    (ENCABEZADO + ",extra",
+     f"encabezado: no se esperaban extra (separador visto: «,»; {ESPERADAS})"),
+    (ENCABEZADO.replace(",telefono", "").replace(",rfc", ""),
+     f"encabezado: faltan rfc, telefono (separador visto: «,»; {ESPERADAS})"),
+    (ENCABEZADO.replace(",", ";").replace("Fecha", "Día").replace("fecha", "Día"),
+     f"encabezado: faltan fecha; no se esperaban Día (separador visto: «;»; {ESPERADAS})"),
+    (ENCABEZADO.replace("telefono", "curp"),
+     f"encabezado: faltan telefono; no se esperaban curp (separador visto: «,»; {ESPERADAS})"),
+    (ENCABEZADO.replace(",rfc,", ",,"),
+     f"encabezado: faltan rfc; no se esperaban (vacía) (separador visto: «,»; {ESPERADAS})"),
+    ("a;b;c", "encabezado: faltan curp, rfc, nombre, primer_apellido, segundo_apellido, "
+     "telefono, clave, unidad, ventanilla, fecha, hora_inicio, hora_fin, estado; no se "
+     f"esperaban a, b, c (separador visto: «;»; {ESPERADAS})"),
+])
+def test_encabezado_con_columnas_que_faltan_o_sobran(session, encabezado, error):
+    assert importar(session, csv_de(FILAS[0], encabezado=encabezado)).errores == [(1, error)]
+
+
+@pytest.mark.parametrize("encabezado", [
+    "CURP,RFC,Nombre,Primer apellido,Segundo apellido,Teléfono,Clave,Unidad,Ventanilla,Fecha,"
+    "Hora inicio,Hora fin,Estado",
+    " curp , rfc ,NOMBRE,PRIMER_APELLIDO,Segundo_Apellido,TELÉFONO,clave,unidad,ventanilla,"
+    "fecha,hora-inicio,hora fin,estado",
+    "Curp,Rfc,Nombre,Primer Apellido,Segundo Apellido,Telefono,Clave,Unidad,Ventanilla,Fecha,"
+    "HoraInicio,Hora_Fin,Estado,,,",
+])
+def test_encabezados_sin_importar_mayusculas_acentos_ni_espacios(session, encabezado):
+    resultado = importar(session, csv_de(*FILAS, encabezado=encabezado))
+    assert (resultado.errores, resultado.creados) == ([], 4)
+
+
+def test_columnas_en_otro_orden(session):
+    orden = list(reversed(COLUMNAS))
+    filas = [",".join(reversed(f.split(","))) for f in FILAS]
+    resultado = importar(session, csv_de(*filas, encabezado=",".join(orden)))
+    assert (resultado.errores, resultado.creados) == ([], 4)
+    cita = session.scalars(select(Cita).where(Cita.clave == "HR4T9M")).one()
+    assert (cita.ventanilla, cita.fecha, cita.hora_inicio, cita.estado) == \
+        ("05", date(2026, 12, 4), time(11, 45), "atendida")
+
+
+# How Excel in es-MX saves the agenda ("CSV (delimitado por comas)"): Windows-1252, CRLF,
+# dd/mm/aaaa, H:MM or HH:MM:SS, states as typed, headers as a person writes them.
+EXCEL = [
+    "CURP;RFC;Nombre;Primer apellido;Segundo apellido;Teléfono;Clave;Unidad;Ventanilla;Fecha;"
+    "Hora inicio;Hora fin;Estado",
+    f"{GOMEZ};GOMA850123AB1;Ana;Gómez;Ruiz;5512345678;UC3QK2;UAPES No. 4;02;02/12/2026;"
+    "15:00;15:15:00;Agendada",
+    f"{GOMEZ};GOMA850123AB1;Ana;Gómez;Ruiz;5512345678;UC7HW4;UAPES No. 4;02;9/12/2026;"
+    "9:30;9:45;AGENDADA",
+    f'{HERNANDEZ};;Juan;Hernández;;;HR4T9M;"UAPES No. 7; Toluca";05;04/12/2026;11:45;12:15;'
+    "atendida",
+    f"{NUNEZ};;Mar;Núñez;;;NZ5W2Q;UAPES No. 4;01;2026-11-25;09:00:00;09:15:00;Cancelada",
+]
+
+
+def _foto_agenda(session) -> list:
+    return [(c.clave, d.curp, d.nombre, d.primer_apellido, d.segundo_apellido, d.telefono,
+             u.nombre, c.ventanilla, c.fecha, c.hora_inicio, c.hora_fin, c.estado)
+            for c, d, u in session.execute(
+                select(Cita, Derechohabiente, Unidad)
+                .join(Derechohabiente, Cita.derechohabiente_id == Derechohabiente.id)
+                .join(Unidad, Cita.unidad_id == Unidad.id).order_by(Cita.clave))]
+
+
+@pytest.mark.parametrize("codificacion", ["cp1252", "utf-8", "utf-8-sig"])
+def test_csv_de_excel_en_es_mx(session, codificacion):
+    contenido = "\r\n".join(EXCEL).encode(codificacion) + b"\r\n"
+    resultado = importar_csv(session, io.BytesIO(contenido))
+    assert (resultado.errores, resultado.creados, resultado.derechohabientes_nuevos) == \
+        ([], 4, 3)
+    assert (resultado.codificacion, resultado.separador) == \
+        ("Windows-1252" if codificacion == "cp1252" else "UTF-8", ";")
+    assert _foto_agenda(session) == [
+        ("HR4T9M", HERNANDEZ, "Juan", "Hernández", None, None, "UAPES No. 7; Toluca", "05",
+         date(2026, 12, 4), time(11, 45), time(12, 15), "atendida"),
+        ("NZ5W2Q", NUNEZ, "Mar", "Núñez", None, None, "UAPES No. 4", "01",
+         date(2026, 11, 25), time(9, 0), time(9, 15), "cancelada"),
+        ("UC3QK2", GOMEZ, "Ana", "Gómez", "Ruiz", "5512345678", "UAPES No. 4", "02",
+         date(2026, 12, 2), time(15, 0), time(15, 15), "agendada"),
+        ("UC7HW4", GOMEZ, "Ana", "Gómez", "Ruiz", "5512345678", "UAPES No. 4", "02",
+         date(2026, 12, 9), time(9, 30), time(9, 45), "agendada"),
+    ]
+    session.commit()
+    otra_vez = importar_csv(session, io.BytesIO(contenido))
+    assert (otra_vez.errores, otra_vez.creados, otra_vez.actualizados, otra_vez.sin_cambios) \
+        == ([], 0, 0, 4)
+
+
+def test_la_codificacion_se_decide_para_todo_el_archivo(session):
+    # Only the last line has a non-ASCII byte: the lines before it are read the same way.
+    lineas = [ENCABEZADO, *(_fila(clave=f"AAA{i:03d}", curp=HERNANDEZ) for i in range(50)),
+              _fila(clave="ZZZ999", curp=HERNANDEZ).replace("UAPES No. 7", "UAPES Señal")]
+    resultado = importar_csv(session, io.BytesIO("\n".join(lineas).encode("cp1252")))
+    assert (resultado.errores, resultado.codificacion, resultado.creados) == \
+        ([], "Windows-1252", 51)
+    assert sorted(session.scalars(select(Unidad.nombre))) == ["UAPES No. 7", "UAPES Señal"]
+    # And UTF-8 is never read as Windows-1252 ("Núñez", not "NÃºÃ±ez").
+    assert session.scalars(select(Derechohabiente.primer_apellido)).one() == "Hernández"
+
+
+@pytest.mark.parametrize("contenido, error", [
+    (csv_de(FILAS[0], FILAS[2]).encode("utf-8").replace(b"Juan", b"Ju\x81n"),
+     (3, "el archivo no está en UTF-8 ni en Windows-1252 (byte 0x81)")),
+    (b"\xef\xbb\xbf" + csv_de(FILAS[0], FILAS[2]).encode("cp1252"),
+     (2, "el archivo empieza como UTF-8 (BOM) pero no lo es")),
+    (csv_de(FILAS[0]).encode("utf-16"),
+     (1, "el archivo está en UTF-16 («Texto Unicode» de Excel): guárdelo como «CSV UTF-8 "
+         "(delimitado por comas)»")),
+])
+def test_archivo_ilegible(session, contenido, error):
+    assert importar_csv(session, io.BytesIO(contenido)).errores == [error]
+
+
+def test_columnas_vacias_de_sobra_al_final(session):
+    # Excel writes the empty cells of a column once formatted: ",," after the last one.
+    texto = csv_de(FILAS[0] + ",,", FILAS[1] + ",", encabezado=ENCABEZADO + ",,")
+    assert importar(session, texto).errores == []
+    texto = csv_de(FILAS[0] + ",,x")
+    assert importar(session, texto).errores == [(2, "tiene 15 columnas, se esperaban 13")]
+
+
+@pytest.mark.parametrize("caracter", ["\x00", "\x1b", "\x7f", "\x80"])
+def test_caracter_de_control_en_un_campo(session, caracter):
+    texto = csv_de(FILAS[0], _fila(nombre=f"Ju{caracter}an"), _fila(clave="UC0000",
+                                                                    unidad=f"U{caracter}"))
+    resultado = importar(session, texto)
+    codigo = f"U+{ord(caracter):04X}"
+    assert resultado.errores == [
+        (3, f"nombre contiene un carácter de control ({codigo}): quítelo"),
+        (4, f"unidad contiene un carácter de control ({codigo}): quítelo"),
+    ]
+    assert cuantas(session, Cita) == 0
+
+
+def test_una_clave_de_otra_persona_no_se_mueve(session):
+    importar(session, csv_de(*FILAS))
+    session.commit()
+    antes = _foto_agenda(session)
+    otra = _fila(clave="UC3QK2")  # Hernández's row, with Gómez's clave
+    nueva = _fila(clave="NEW001")
+    resultado = importar(session, csv_de(nueva, otra))
+    assert resultado.errores == [
+        (3, "la clave UC3QK2 ya es de una cita de otra persona (otra CURP) en la agenda: "
+            "corrija la clave o la CURP")]
+    session.rollback()
+    assert _foto_agenda(session) == antes
+
+
+def test_un_telefono_vacio_no_borra_el_registrado(session):
+    importar(session, csv_de(*FILAS))
+    session.commit()
+    sin_telefono = [f.replace(",5512345678,", ",,") for f in FILAS]
+    resultado = importar(session, csv_de(*sin_telefono))
+    assert (resultado.errores, resultado.sin_cambios) == ([], 4)
+    session.commit()
+    assert session.scalars(select(Derechohabiente.telefono)
+                           .where(Derechohabiente.curp == GOMEZ)).one() == "5512345678"
+    otro = [f.replace(",5512345678,", ",5587654321,") for f in FILAS]
+    importar(session, csv_de(*otro))
+    session.commit()
+    assert session.scalars(select(Derechohabiente.telefono)
+                           .where(Derechohabiente.curp == GOMEZ)).one() == "5587654321"
+
+
+def _curp_numero(i: int) -> str:
+    return con_digito("HEGJ700315HMCRRN" + "0123456789ABCDEFGHIJ"[i])
+
+
+def test_en_muchos_lotes(session, monkeypatch):
+    # Batches of 3 keys: every read and write crosses batch boundaries, on both backends.
+    monkeypatch.setattr(repo_agenda, "LOTE_IN", 3)
+    monkeypatch.setattr(repo_agenda, "LOTE_ARREGLO", 3)
+    filas = [_fila(clave=f"LOT{i:03d}", curp=_curp_numero(i),
+                   primer_apellido=["Hernández", "Núñez"][i % 2], unidad=f"UAPES No. {i % 4}")
+             for i in range(20)]
+    resultado = importar(session, csv_de(*filas))
+    assert (resultado.errores, resultado.creados, resultado.derechohabientes_nuevos) == \
+        ([], 20, 20)
+    session.commit()
+    assert (cuantas(session, Cita), cuantas(session, Derechohabiente),
+            cuantas(session, Unidad)) == (20, 20, 4)
+    personas = session.scalars(select(Derechohabiente).order_by(Derechohabiente.curp)).all()
+    assert [(p.curp_teclas, p.apellido_teclas) for p in personas] == \
+        [(a_teclas(p.curp), a_teclas(p.primer_apellido)) for p in personas]
+    citas = {c.clave: c for c in session.scalars(select(Cita))}
+    por_curp = {p.curp: p.id for p in personas}
+    assert {c: citas[c].derechohabiente_id for c in citas} == \
+        {f"LOT{i:03d}": por_curp[_curp_numero(i)] for i in range(20)}
+    assert {c.tramite for c in citas.values()} == {"préstamo personal"}
+    cambiadas = [f.replace("11:45,12:15", "12:00,12:30") if i % 3 == 0 else f
+                 for i, f in enumerate(filas)]
+    resultado = importar(session, csv_de(*cambiadas))
+    assert (resultado.errores, resultado.creados, resultado.actualizados,
+            resultado.sin_cambios) == ([], 0, 7, 13)
+    session.commit()
+    assert sorted(c.clave for c in session.scalars(select(Cita).where(
+        Cita.hora_inicio == time(12, 0)))) == [f"LOT{i:03d}" for i in range(0, 20, 3)]
+
+
+def test_una_actualizacion_nunca_revive_una_cita_cancelada(session):
+    # The guard is in the UPDATE itself: a cita cancelled by phone after the import read it.
+    importar(session, csv_de(*FILAS))
+    session.commit()
+    cita = session.scalars(select(Cita).where(Cita.clave == "UC3QK2")).one()
+    repo.cancelar_cita(session, cita.id, solicitante_tipo="titular", solicitante_nombre=None,
+                       motivo_codigo=1, motivo_texto="Ya no necesito el préstamo", canal="ivr",
+                       call_sid="CA1", ahora=datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
+    session.commit()
+    repo_agenda.actualizar_citas(session, [{
+        "id": cita.id, "unidad_id": cita.unidad_id, "ventanilla": "09", "fecha": cita.fecha,
+        "hora_inicio": cita.hora_inicio, "hora_fin": cita.hora_fin, "estado": "agendada"}])
+    session.commit()
+    session.refresh(cita)
+    assert (cita.ventanilla, cita.estado) == ("09", "cancelada")
 
 
 # -- the commands --------------------------------------------------------------------------
@@ -246,10 +468,35 @@ def test_comando_import_citas(app, engine, tmp_path):
     ruta.write_text(csv_de(*FILAS), encoding="utf-8")
     resultado = app.test_cli_runner().invoke(import_citas_command, [str(ruta)])
     assert resultado.exit_code == 0, resultado.output
-    assert "Citas: 4 nuevas, 0 actualizadas, 0 sin cambios; 3 derechohabientes nuevos." \
-        in resultado.stdout
+    assert resultado.stdout.splitlines() == [
+        "Archivo: UTF-8, separador «,».",
+        "Citas: 4 nuevas, 0 actualizadas, 0 sin cambios; 3 derechohabientes nuevos."]
     with app.app_context():
         assert cuantas(db.sesion(), Cita) == 4
+
+
+def test_comando_import_citas_con_un_csv_de_excel(app, engine, tmp_path):
+    ruta = tmp_path / "agenda.csv"
+    ruta.write_bytes("\r\n".join(EXCEL).encode("cp1252"))
+    resultado = app.test_cli_runner().invoke(import_citas_command, [str(ruta)])
+    assert resultado.exit_code == 0, resultado.output
+    assert resultado.stdout.splitlines() == [
+        "Archivo: Windows-1252, separador «;».",
+        "Citas: 4 nuevas, 0 actualizadas, 0 sin cambios; 3 derechohabientes nuevos."]
+
+
+def test_comando_import_citas_con_un_nul_no_muestra_datos_personales(app, engine, tmp_path):
+    ruta = tmp_path / "agenda.csv"
+    ruta.write_bytes(csv_de(FILAS[0], FILAS[1].replace("Ana", "A\x00na")).encode())
+    resultado = app.test_cli_runner().invoke(import_citas_command, [str(ruta)])
+    assert resultado.exit_code == 1
+    assert resultado.stdout == ""
+    assert resultado.stderr.splitlines() == [
+        "línea 3: nombre contiene un carácter de control (U+0000): quítelo",
+        "No se cargó nada: 1 error(es).",
+    ]
+    with app.app_context():
+        assert cuantas(db.sesion(), Cita) == 0
 
 
 def test_comando_import_citas_con_errores(app, engine, tmp_path):
