@@ -13,6 +13,7 @@ a rolled-back transaction counts nothing.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import time
 
@@ -29,9 +30,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event, inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.models import Cancelacion, Llamada, Transferencia
 
+log = logging.getLogger(__name__)
 bp = Blueprint("metricas", __name__)
 # The `_created` series exist only in single-process mode: without them the scrape reads the
 # same under gunicorn and in development.
@@ -141,9 +144,12 @@ class _OutboxPendientes:
         self.contar = contar
 
     def collect(self):
+        pendientes = self.contar()
+        if pendientes is None:
+            return
         familia = GaugeMetricFamily("ivr_outbox_pendientes",
                                     "Eventos del outbox que esperan ser entregados.")
-        familia.add_metric([], self.contar())
+        familia.add_metric([], pendientes)
         yield familia
 
 
@@ -174,9 +180,23 @@ def _autorizado() -> bool:
     return bool(token) and hmac.compare_digest(dado.encode(), f"Bearer {token}".encode())
 
 
+def _pendientes_del_outbox() -> int | None:
+    """Events still to deliver, now; None when the database doesn't answer (the series is
+    then absent from this scrape, and /readyz says why)."""
+    from ivr import db, repo_outbox
+
+    try:
+        return repo_outbox.outbox_pendientes(db.sesion())
+    except SQLAlchemyError as e:
+        db.descartar()
+        log.warning("métricas sin ivr_outbox_pendientes: %s", type(e).__name__)
+        return None
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     """The Prometheus text format; 404 to anyone without the bearer token (no hint it exists)."""
     if not _autorizado():
         abort(404)
-    return Response(generate_latest(registro_de_scrape()), content_type=CONTENT_TYPE_LATEST)
+    registro = registro_de_scrape(_pendientes_del_outbox)
+    return Response(generate_latest(registro), content_type=CONTENT_TYPE_LATEST)

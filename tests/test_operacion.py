@@ -15,8 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from ivr import db, metricas, phone, repo
-from ivr.models import Cita
+from ivr import db, metricas, phone, repo, repo_outbox
+from ivr.models import Cancelacion, Cita
 from ivr.models import Llamada as LlamadaRegistro
 from tests.llamadas import GOMEZ, REDIS_URL, TOKEN, _redis_o_skip, cargar_agenda, nueva_app
 from tests.test_llamada import identificar
@@ -160,6 +160,25 @@ def test_known_calls_are_counted(app_con_metricas, llamar):
                         "menu_citas": 1, "curp": 1, "apellido": 1, "cita": 1, "solicitante": 1,
                         "motivo": 1, "confirmacion": 1, "status": 3, "susurro": 1,
                         "transferencia": 1}
+
+
+def test_outbox_pending_is_read_from_the_database_at_each_scrape(app_con_metricas, llamar):
+    app = app_con_metricas
+    app.config["SISTEMA_CITAS_WEBHOOK_URL"] = "https://citas.example.test/eventos"
+    assert raspar(app)[("ivr_outbox_pendientes", ())] == 0
+    identificar(llamar(), GOMEZ).press("1").press("1").press("2").press("1")
+    with app.app_context():
+        [cancelacion] = db.sesion().scalars(select(Cancelacion)).all()
+        escritos = len(repo_outbox.eventos_de_cancelacion(db.sesion(), cancelacion.id))
+    assert escritos == 1  # nobody delivers it in this test: it stays pending
+    assert raspar(app)[("ivr_outbox_pendientes", ())] == 1
+
+
+def test_metrics_still_answer_with_the_database_down(tmp_path, puerto_muerto):
+    app = nueva_app(f"postgresql://postgres@127.0.0.1:{puerto_muerto}/nadie", "memoria",
+                    METRICS_TOKEN=METRICS_TOKEN)
+    vistas = raspar(app)
+    assert not [k for k in vistas if k[0] == "ivr_outbox_pendientes"]
 
 
 def test_a_rolled_back_cancellation_counts_nothing_and_the_agents_channel_counts(
