@@ -1,18 +1,30 @@
-"""Repository of the agenda's way in: bulk reads and writes for `ivr import-citas`.
+"""Repository of the agenda's way in and out: bulk reads and writes for `ivr import-citas`,
+the query of `ivr export-cancelaciones`.
 
-Functions take the session first and never commit. Reads go in a few large batches and writes
-are multi-row statements (SQLAlchemy's "insertmanyvalues": about a thousand rows per INSERT),
-so 100,000 rows cost a few hundred round trips instead of hundreds of thousands.
+Functions take the session first and never commit. Reads go in a few large batches; rows are
+written by COPY on PostgreSQL and by multi-row INSERTs elsewhere, so 100,000 rows cost a few
+round trips instead of hundreds of thousands.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
-from sqlalchemy import ARRAY, Row, any_, bindparam, case, exists, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Row,
+    any_,
+    bindparam,
+    case,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from ivr.models import Cancelacion, Cita, Derechohabiente, Unidad
+from ivr.models import Cancelacion, Cita, Derechohabiente, EventoOutbox, Unidad
 
 # Keys per lookup query. PostgreSQL takes them as one array parameter (`= ANY(:claves)`),
 # which costs the same to send and plan whatever its length; elsewhere they go in an IN list,
@@ -155,3 +167,30 @@ def _actualizar(session: Session, tabla, filas: list[dict], **expresiones) -> No
     valores = {c: bindparam("_" + c) for c in filas[0] if c != "id"} | expresiones
     session.execute(update(tabla).where(tabla.c.id == bindparam("_id")).values(valores),
                     [{"_" + k: v for k, v in f.items()} for f in filas])
+
+
+# -- the way out -------------------------------------------------------------------------------
+
+
+def _entregada_al_sistema():
+    """Whether the cancellation's outbox event reached the Sistema de Citas."""
+    o = EventoOutbox
+    return exists().where(o.cancelacion_id == Cancelacion.id, o.destino == "sistema_citas",
+                          o.estado == "entregado")
+
+
+def cancelaciones_entre(session: Session, desde: datetime, hasta: datetime) -> list[Row]:
+    """The cancellations made in [desde, hasta), oldest first, with their cita, unidad, person,
+    agent and whether the Sistema de Citas got them."""
+    c = Cancelacion
+    consulta = (select(Cita.clave, Derechohabiente.curp, c.folio, Cita.fecha, Cita.hora_inicio,
+                       Unidad.nombre.label("unidad"), Cita.ventanilla, c.motivo_codigo,
+                       c.motivo_texto, c.solicitante_tipo, c.solicitante_nombre, c.canal,
+                       c.agente, c.creada_en.label("cancelada_en"),
+                       _entregada_al_sistema().label("entregada_al_sistema"))
+                .join(Cita, Cita.id == c.cita_id)
+                .join(Derechohabiente, Derechohabiente.id == Cita.derechohabiente_id)
+                .join(Unidad, Unidad.id == Cita.unidad_id)
+                .where(c.creada_en >= desde, c.creada_en < hasta)
+                .order_by(c.creada_en, c.id))
+    return session.execute(consulta).all()

@@ -1,15 +1,17 @@
-"""The agenda import (SPEC §4) and the demo agenda, on SQLite and PostgreSQL."""
+"""The agenda in (SPEC §4) and out, and the demo agenda, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from ivr import db, demo, repo, repo_agenda
+from ivr import cancelacion, db, demo, repo, repo_agenda, repo_outbox
+from ivr.cancelacion import Destinos
 from ivr.demo import con_digito
 from ivr.domain.documento import validar_curp
 from ivr.domain.keypad import a_teclas
@@ -512,6 +514,126 @@ def test_comando_import_citas_con_errores(app, engine, tmp_path):
     ]
     with app.app_context():
         assert cuantas(db.sesion(), Cita) == 0
+
+
+# -- the way out: export-cancelaciones -----------------------------------------------------
+
+AGENDA = [*FILAS[:2], _fila(clave="AG0001", estado="agendada", fecha="2026-12-20"),
+          _fila(clave="AG0002", estado="agendada", fecha="2026-12-21", hora_inicio="09:00",
+                hora_fin="09:15")]
+
+
+def _cancelar(session, clave: str, ahora_utc: datetime, **datos) -> str:
+    cita = session.scalars(select(Cita).where(Cita.clave == clave)).one()
+    datos = {"solicitante_tipo": "titular", "solicitante_nombre": None, "motivo_codigo": 1,
+             "motivo_texto": "Ya no necesito el préstamo", "canal": "ivr",
+             "call_sid": f"CA{clave}", "destinos": Destinos(sistema_citas=True)} | datos
+    return cancelacion.cancelar(session, cita.id, ahora=ahora_utc, **datos).folio
+
+
+def _entregar(session, folio: str) -> None:
+    (evento,) = repo_outbox.eventos_de_cancelacion(session, session.scalars(
+        select(Cancelacion.id).where(Cancelacion.folio == folio)).one())
+    repo_outbox.marcar_entregado(session, evento, datetime(2026, 12, 2, 7, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def canceladas(session):
+    """Four cancellations around the Mexico City midnights that start and end 2026-12-01;
+    the Sistema de Citas got one of the three events written, the fourth wrote none."""
+    assert importar(session, csv_de(*AGENDA)).errores == []
+    folios = {
+        # 2026-11-30 23:59:59 in Mexico City: the day before.
+        "UC3QK2": _cancelar(session, "UC3QK2", datetime(2026, 12, 1, 5, 59, 59, tzinfo=UTC)),
+        # 2026-12-01 00:00:00 in Mexico City: the first instant of the day.
+        "UC7HW4": _cancelar(session, "UC7HW4", datetime(2026, 12, 1, 6, 0, tzinfo=UTC),
+                            solicitante_tipo="tercero", solicitante_nombre="María Ruiz, hija",
+                            motivo_codigo=5, motivo_texto='Se me "cruzó" otra cita'),
+        # 2026-12-01 23:59:59 in Mexico City: the last instant of the day.
+        "AG0001": _cancelar(session, "AG0001", datetime(2026, 12, 2, 5, 59, 59, tzinfo=UTC),
+                            canal="agente", call_sid=None, agente="lucia", motivo_codigo=2,
+                            motivo_texto="No puedo asistir en la fecha u horario"),
+        # 2026-12-02 00:00:00 in Mexico City: the next day.
+        "AG0002": _cancelar(session, "AG0002", datetime(2026, 12, 2, 6, 0, tzinfo=UTC),
+                            destinos=Destinos()),
+    }
+    _entregar(session, folios["UC7HW4"])
+    session.commit()
+    return folios
+
+
+def _exportar(app, *argumentos):
+    from ivr.exportacion import export_cancelaciones_command
+
+    return app.test_cli_runner().invoke(export_cancelaciones_command, list(argumentos))
+
+
+def test_export_csv_de_un_dia_de_la_ciudad_de_mexico(app, canceladas):
+    resultado = _exportar(app, "--desde", "2026-12-01", "--hasta", "2026-12-01")
+    assert resultado.exit_code == 0, resultado.output
+    assert resultado.stdout_bytes.startswith(b"\xef\xbb\xbf")
+    assert resultado.stdout_bytes.decode("utf-8-sig").split("\r\n") == [
+        "clave,curp,folio,fecha,hora_inicio,unidad,ventanilla,motivo_codigo,motivo_texto,"
+        "solicitante_tipo,solicitante_nombre,canal,agente,cancelada_en,entregada_al_sistema",
+        f"UC7HW4,{GOMEZ},{canceladas['UC7HW4']},2026-12-09,09:30,UAPES No. 4,02,5,"
+        '"Se me ""cruzó"" otra cita",tercero,"María Ruiz, hija",ivr,,'
+        "2026-12-01T00:00:00-06:00,sí",
+        f"AG0001,{HERNANDEZ},{canceladas['AG0001']},2026-12-20,11:45,UAPES No. 7,05,2,"
+        "No puedo asistir en la fecha u horario,titular,,agente,lucia,"
+        "2026-12-01T23:59:59-06:00,no",
+        "",
+    ]
+
+
+def test_export_json_de_dos_dias(app, canceladas):
+    resultado = _exportar(app, "--desde", "2026-12-01", "--hasta", "2026-12-02",
+                          "--formato", "json")
+    assert resultado.exit_code == 0, resultado.output
+    registros = json.loads(resultado.stdout_bytes.decode("utf-8"))
+    assert [r["clave"] for r in registros] == ["UC7HW4", "AG0001", "AG0002"]
+    assert registros[0] == {
+        "clave": "UC7HW4", "curp": GOMEZ, "folio": canceladas["UC7HW4"],
+        "fecha": "2026-12-09", "hora_inicio": "09:30", "unidad": "UAPES No. 4",
+        "ventanilla": "02", "motivo_codigo": 5, "motivo_texto": 'Se me "cruzó" otra cita',
+        "solicitante_tipo": "tercero", "solicitante_nombre": "María Ruiz, hija", "canal": "ivr",
+        "agente": None, "cancelada_en": "2026-12-01T00:00:00-06:00",
+        "entregada_al_sistema": True,
+    }
+    assert [(r["canal"], r["agente"], r["cancelada_en"], r["entregada_al_sistema"])
+            for r in registros[1:]] == [
+        ("agente", "lucia", "2026-12-01T23:59:59-06:00", False),
+        ("ivr", None, "2026-12-02T00:00:00-06:00", False)]
+
+
+def test_export_sin_cancelaciones(app, canceladas):
+    resultado = _exportar(app, "--desde", "2026-11-01", "--hasta", "2026-11-29")
+    assert resultado.exit_code == 0, resultado.output
+    assert resultado.stdout_bytes == b"\xef\xbb\xbf" + ",".join(
+        ["clave", "curp", "folio", "fecha", "hora_inicio", "unidad", "ventanilla",
+         "motivo_codigo", "motivo_texto", "solicitante_tipo", "solicitante_nombre", "canal",
+         "agente", "cancelada_en", "entregada_al_sistema"]).encode() + b"\r\n"
+    resultado = _exportar(app, "--desde", "2026-11-01", "--hasta", "2026-11-29", "--formato",
+                          "JSON")
+    assert (resultado.exit_code, resultado.stdout) == (0, "[]\n")
+
+
+@pytest.mark.parametrize("argumentos, error", [
+    ([], "falta --desde AAAA-MM-DD"),
+    (["--desde", "2026-12-01"], "falta --hasta AAAA-MM-DD"),
+    (["--desde", "01/12/2026", "--hasta", "2026-12-01"],
+     "--desde debe ser una fecha AAAA-MM-DD, no «01/12/2026»"),
+    (["--desde", "2026-12-01", "--hasta", "2026-02-30"],
+     "--hasta debe ser una fecha AAAA-MM-DD, no «2026-02-30»"),
+    (["--desde", "2026-12-02", "--hasta", "2026-12-01"],
+     "--hasta (2026-12-01) es anterior a --desde (2026-12-02)"),
+    (["--desde", "2026-12-01", "--hasta", "2026-12-01", "--formato", "xlsx"],
+     "--formato debe ser csv o json, no «xlsx»"),
+])
+def test_export_con_opciones_invalidas(app, engine, argumentos, error):
+    resultado = _exportar(app, *argumentos)
+    assert resultado.exit_code == 2
+    assert resultado.stdout == ""
+    assert resultado.stderr.splitlines()[-1] == f"Error: {error}"
 
 
 # -- demo ----------------------------------------------------------------------------------
