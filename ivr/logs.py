@@ -83,8 +83,17 @@ class Texto(logging.Formatter):
         finally:
             record.exc_text = guardado
         if campos:
-            linea += "".join(f" {k}={v}" for k, v in campos.items() if v is not None)
+            linea += "".join(f" {k}={_valor(v)}" for k, v in campos.items() if v is not None)
         return escapar(linea)
+
+
+def _valor(valor) -> str:
+    """A field's value for `clave=valor`: quoted when a client's text could fake another field
+    (`CallSid=CA1 outcome=gather`)."""
+    texto = str(valor)
+    if texto and not any(c in texto for c in ' ="'):
+        return texto
+    return '"' + texto.replace('"', '\\"') + '"'
 
 
 class Json(JsonFormatter):

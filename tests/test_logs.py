@@ -310,3 +310,10 @@ def test_gunicorn_con_log_format_json_solo_escribe_json(tmp_path):
         (tel.call_sid, "status", "empty")]
     assert any(o["logger"] == "gunicorn.access" for o in objetos)
     assert any(o["msg"].startswith("Booting worker") for o in objetos)
+
+
+def test_un_valor_del_cliente_no_finge_otro_campo():
+    linea = logs.Texto().format(_registro("webhook", call_sid='CA1 outcome=gather "x"',
+                                          node="curp", outcome="refused"))
+    assert linea.endswith(' webhook call_sid="CA1 outcome=gather \\\\"x\\\\"" node=curp '
+                          'outcome=refused')
