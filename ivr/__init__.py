@@ -18,6 +18,9 @@ CUERPO_MAXIMO = 64 * 1024
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, database, call-state store, flow and webhooks."""
     app = Flask(__name__, instance_relative_config=True)
+    # `/voice//curp` is no webhook: a 404, not a redirect Twilio would follow to another URL
+    # than the one it signed (werkzeug's default merges the slashes with a 308).
+    app.url_map.merge_slashes = False
     app.config.from_mapping(configuracion.desde_entorno(), MAX_CONTENT_LENGTH=CUERPO_MAXIMO)
     if test_config:
         app.config.from_mapping(test_config)

@@ -91,6 +91,20 @@ def test_gunicorn_no_arranca_sin_redis_y_dice_que_definir(tmp_path):
     assert "Booting worker" not in proceso.stderr and "Traceback" not in proceso.stderr
 
 
+@pytest.mark.parametrize("ruta", ["/voice//curp", "/voice/%2Fcurp", "/voice/%2F0",
+                                  "//voice/incoming", "/audio//es-MX/x.mp3"])
+def test_una_doble_barra_es_404_y_no_una_redireccion(tmp_path, ruta):
+    """Found by the probe's profile: werkzeug answered 308 to a merged-slashes URL."""
+    from twilio.request_validator import RequestValidator
+
+    app = nueva_app(f"sqlite:///{tmp_path}/ivr.sqlite3", "memoria")
+    form = {"CallSid": "CA" + "1" * 32, "Digits": "5"}
+    firma = RequestValidator(TOKEN).compute_signature(BASE + ruta, form)
+    respuesta = app.test_client().post(ruta, data=form, base_url=BASE,
+                                       headers={"X-Twilio-Signature": firma})
+    assert respuesta.status_code == 404
+
+
 # -- the request size cap ------------------------------------------------------------------
 
 

@@ -146,7 +146,8 @@ RUTAS = {
     "fijas": st.sampled_from(FIJAS),
     "nodos": st.sampled_from([f"/voice/{n}" for n in NODOS]),
     "desconocidas": st.text(min_size=1, max_size=20).map(lambda t: "/voice/" + quote(t, safe=""))
-    | st.sampled_from(["/voice/", "/voice/a/b", "/voice/audio", "/otra", "/", "/agent/"]),
+    | st.sampled_from(["/voice/", "/voice/a/b", "/voice//curp", "/voice/%2Fcurp", "/voice/audio",
+                       "/otra", "/", "/agent/"]),
 }
 
 
