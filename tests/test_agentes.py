@@ -125,16 +125,19 @@ def reloj():
 
 
 def app_sembrada(ruta_db, reloj, **extra):
-    """An app on a fresh SQLite file with the seeded transfers (its Datos in config)."""
+    """An app on a fresh SQLite file (or a PostgreSQL URL, emptied first) with the seeded
+    transfers (its Datos in config)."""
+    url = ruta_db if str(ruta_db).startswith("postgresql") else f"sqlite:///{ruta_db}"
     app = create_app({
         "TESTING": True,
-        "DATABASE_URL": f"sqlite:///{ruta_db}",
+        "DATABASE_URL": url,
         "TWILIO_AUTH_TOKEN": "t",
         "SECRET_KEY": "k",
         "RELOJ": reloj,
         **extra,
     })
     with app.app_context():
+        Base.metadata.drop_all(db.engine_de(app))
         Base.metadata.create_all(db.engine_de(app))
         app.config["DATOS"] = sembrar(db.sesion())
         db.confirmar()

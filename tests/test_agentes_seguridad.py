@@ -12,9 +12,9 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from ivr import db
+from ivr import db, repo_devoluciones
 from ivr.agentes import crear_agente_command
-from ivr.models import Agente, Transferencia
+from ivr.models import Agente, Base, Devolucion, Transferencia
 from tests import test_agentes as base
 from tests.llamadas import REDIS_URL, _redis_o_skip
 from tests.test_agentes import (
@@ -256,3 +256,55 @@ def test_cita_con_id_malo_es_400(agente, app, client, datos, caplog, valor):
     assert "Traceback" not in caplog.text
     assert "²" not in caplog.text and ENORME not in caplog.text
     assert cancelacion_de(app, datos.futura) == (None, "agendada")
+
+
+# -- the same on PostgreSQL, which refuses NULs and integers past 2**31 ----------------------
+
+
+@pytest.fixture
+def app_pg(postgres_url, reloj):
+    app = app_sembrada(postgres_url, reloj)
+    yield app
+    with app.app_context():
+        Base.metadata.drop_all(db.engine_de(app))
+    db.engine_de(app).dispose()
+
+
+@pytest.mark.postgres
+def test_en_postgresql_nada_da_500_ni_deja_datos_en_el_log(app_pg, caplog):
+    datos = app_pg.config["DATOS"]
+    client = app_pg.test_client()
+    agentes = Agentes(client)
+    url = f"/agent/transferencias/{datos.identificada}"
+    with app_pg.app_context():
+        devolucion = repo_devoluciones.pedir_devolucion(
+            db.sesion(), call_sid="CA" + "1" * 32, transferencia_id=datos.identificada,
+            telefono="+525511112222", ahora=base.AHORA).id
+        db.confirmar()
+    with caplog.at_level(logging.DEBUG):
+        assert "incorrectos" in texto(agentes.entrar("ana\x00Pedro", "x"))
+        assert agentes.entrar().status_code == 302
+        assert client.get(f"/agent/transferencias/{ENORME}").status_code == 404
+        for cita in ["²", ENORME]:
+            assert pedir_cancelacion(agentes, datos.identificada, cita).status_code == 400
+        anonima = f"/agent/transferencias/{datos.anonima}"
+        assert agentes.enviar(f"{anonima}/buscar", {"documento": "GOMA\x00850123"},
+                              desde=anonima).status_code == 400
+        assert agentes.enviar(f"{anonima}/buscar", {"documento": RFC, "elegido": ENORME},
+                              desde=anonima).status_code == 400
+        assert agentes.enviar(f"/agent/devoluciones/{devolucion}/llamado",
+                              {"resultado": "otro", "nota": "Pedro\x00 llamó"},
+                              desde=url).status_code == 302
+        respuesta = pedir_cancelacion(agentes, datos.identificada, datos.futura,
+                                      solicitante_tipo="tercero",
+                                      solicitante_nombre="Pedro\x00Gómez",
+                                      motivo_detalle="se\x00 cambió")
+        assert respuesta.status_code == 302
+    cancelacion, estado = cancelacion_de(app_pg, datos.futura)
+    assert (estado, cancelacion.solicitante_nombre) == ("cancelada", "PedroGómez")
+    assert cancelacion.motivo_texto == "No puedo asistir en la fecha u horario: se cambió"
+    with app_pg.app_context():
+        assert db.sesion().get(Devolucion, devolucion).nota == "Pedro llamó"
+    assert "Traceback" not in caplog.text and "ERROR" not in caplog.text
+    for dato in ["Pedro", ENORME, "²", "GOMA"]:
+        assert dato not in caplog.text

@@ -226,7 +226,9 @@ def entrar():
         return render_template("agentes/entrar.html")
     usuario = (request.form.get("usuario") or "").strip().lower()
     contrasena = request.form.get("contrasena") or ""
-    agente = repo_agentes.agente_por_usuario(db.sesion(), usuario) if usuario else None
+    # A name no account can have is not looked up (a NUL would make PostgreSQL fail).
+    valido_usuario = USUARIO_VALIDO.match(usuario)
+    agente = repo_agentes.agente_por_usuario(db.sesion(), usuario) if valido_usuario else None
     valido = check_password_hash(agente.password_hash if agente else _HASH_SENUELO, contrasena)
     if not (agente and valido and contrasena):
         g.entrada_fallida = True  # counted by the throttle; a success counts for nothing

@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ivr import db, etiquetas, repo_agentes, repo_devoluciones
-from ivr.agentes import formato
+from ivr.agentes import formato, formularios
 from ivr.agentes.acceso import ahora
 from ivr.models import Devolucion
 
@@ -73,7 +73,7 @@ def llamado(devolucion_id: int):
         return redirect(destino)
     repo_devoluciones.marcar_llamado(db.sesion(), d.id, resultado=resultado,
                                      agente=current_user.usuario, ahora=ahora(),
-                                     nota=request.form.get("nota"))
+                                     nota=formularios.texto("nota", 200))
     db.confirmar()
     log.info("agente %s llamó de vuelta (devolución %s): %s", current_user.usuario, d.id,
              resultado)

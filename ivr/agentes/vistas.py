@@ -20,14 +20,13 @@ from flask import (
 from flask_login import current_user
 
 from ivr import cancelacion, db, etiquetas, linea, repo, repo_agentes
-from ivr.agentes import formato
+from ivr.agentes import formato, formularios
 from ivr.agentes.acceso import ahora
 from ivr.agentes.devoluciones import RESULTADOS_DEVOLUCION
 from ivr.models import Transferencia
 
 log = logging.getLogger(__name__)
 LIMITE_LISTA = 200
-MAX_ID = 2**31 - 1  # the database's integer columns
 SOLICITANTES = {"titular": "El titular", "tercero": "Otra persona a nombre del titular"}
 DOCUMENTO_POR = {"teclado": "con el teclado", "voz": "de viva voz"}
 ESTADOS_CITA = {"agendada": "Agendada", "cancelada": "Cancelada", "atendida": "Atendida"}
@@ -104,14 +103,6 @@ def _derechohabiente_id(t: Transferencia) -> int | None:
     """Who the call is about: identified by the line, or found by an agent's search (both
     recorded on the transfer, never taken from the browser)."""
     return t.derechohabiente_id or t.encontrado_id
-
-
-def _id_de_formulario(nombre: str) -> int | None:
-    """An id field of a form: ASCII digits that fit an integer column, else None."""
-    valor = request.form.get(nombre, "")
-    if not re.fullmatch(r"[0-9]{1,10}", valor) or int(valor) > MAX_ID:
-        return None
-    return int(valor)
 
 
 def _citas(derechohabiente_id: int) -> list[dict]:
@@ -207,7 +198,7 @@ def buscar(transferencia_id: int):
                                              "(12 o 13 caracteres).")
     resultados = repo.buscar_por_documento(db.sesion(), documento)
     if "elegido" in request.form:
-        elegido = _id_de_formulario("elegido")
+        elegido = formularios.id_de("elegido")
         if elegido not in {d.id for d in resultados}:
             abort(400)
         return _recordar_encontrado(t, elegido)
@@ -237,15 +228,15 @@ def cancelar(transferencia_id: int):
     if not request.form.get("cita_id"):
         flash("Elija la cita que se va a cancelar.", "error")
         return redirect(url_for("agentes.detalle", transferencia_id=t.id))
-    cita_id = _id_de_formulario("cita_id")
+    cita_id = formularios.id_de("cita_id")
     cita = repo_agentes.cita_por_id(sesion, cita_id) if cita_id is not None else None
     if cita is None or cita.derechohabiente_id != _derechohabiente_id(t):
         abort(400)  # not one of this caller's citas: a forged form, not a slip
     motivos = {str(m["codigo"]): m for m in linea.actual().flujo.motivos}
     motivo = motivos.get(request.form.get("motivo", ""))
     tipo = request.form.get("solicitante_tipo", "")
-    nombre = " ".join((request.form.get("solicitante_nombre") or "").split())[:120]
-    detalle_motivo = " ".join((request.form.get("motivo_detalle") or "").split())[:200]
+    nombre = formularios.texto("solicitante_nombre", 120)
+    detalle_motivo = formularios.texto("motivo_detalle", 200)
     problemas = []
     if motivo is None:
         problemas.append("Elija el motivo de la cancelación.")
