@@ -10,11 +10,12 @@ from ivr.domain.deletreo import deletrear
     [
         ("UC3QK2", "u, ce, tres, cu, ka, dos"),
         ("uc3qk2", "u, ce, tres, cu, ka, dos"),
-        ("ABCDEFGHIJKLMN", "a, be, ce, de, e, efe, ge, hache, i, jota, ka, ele, eme, ene"),
+        ("ABCDEFGHIJKLMN",
+         "a, be grande, ce, de, e, efe, ge, hache, i, jota, ka, ele, eme, ene"),
         ("ÑOPQRSTUVWXYZ",
-         "eñe, o, pe, cu, erre, ese, te, u, uve, doble u, equis, ye, zeta"),
+         "eñe, o, pe, cu, erre, ese, te, u, ve chica, doble u, equis, i griega, zeta"),
         ("0123456789", "cero, uno, dos, tres, cuatro, cinco, seis, siete, ocho, nueve"),
-        ("AB-12 C", "a, be, uno, dos, ce"),
+        ("AB-12 C", "a, be grande, uno, dos, ce"),
         ("", ""),
     ],
 )

@@ -4,7 +4,7 @@ from datetime import date, time
 
 import pytest
 
-from ivr.domain.fechas import dia_y_fecha, hora, horario
+from ivr.domain.fechas import a_la_hora, dia_y_fecha, hora, horario
 
 
 @pytest.mark.parametrize(
@@ -24,15 +24,15 @@ def test_dia_y_fecha(d, texto):
 @pytest.mark.parametrize(
     ("t", "texto"),
     [
-        (time(15, 15), "3:15 de la tarde"),
-        (time(9, 5), "9:05 de la mañana"),
-        (time(11, 59), "11:59 de la mañana"),
-        (time(12, 0), "12:00 de la tarde"),
-        (time(13, 0), "1:00 de la tarde"),
-        (time(19, 59), "7:59 de la tarde"),
-        (time(20, 0), "8:00 de la noche"),
-        (time(23, 30), "11:30 de la noche"),
-        (time(0, 30), "12:30 de la mañana"),
+        (time(15, 15), "tres y cuarto de la tarde"),
+        (time(9, 5), "nueve y cinco de la mañana"),
+        (time(11, 59), "once y cincuenta y nueve de la mañana"),
+        (time(12, 0), "doce del día"),
+        (time(13, 0), "una de la tarde"),
+        (time(19, 59), "siete y cincuenta y nueve de la tarde"),
+        (time(20, 0), "ocho de la noche"),
+        (time(23, 30), "once y media de la noche"),
+        (time(0, 30), "doce y media de la mañana"),
     ],
 )
 def test_hora(t, texto):
@@ -42,15 +42,31 @@ def test_hora(t, texto):
 @pytest.mark.parametrize(
     ("inicio", "fin", "texto"),
     [
-        (time(15, 0), time(15, 15), "de las 3:00 a las 3:15 de la tarde"),
-        (time(9, 0), time(9, 20), "de las 9:00 a las 9:20 de la mañana"),
-        (time(13, 0), time(13, 30), "de la 1:00 a la 1:30 de la tarde"),
-        (time(12, 45), time(13, 15), "de las 12:45 a la 1:15 de la tarde"),
-        (time(11, 45), time(12, 15), "de las 11:45 de la mañana a las 12:15 de la tarde"),
-        (time(11, 45), time(13, 0), "de las 11:45 de la mañana a la 1:00 de la tarde"),
-        (time(19, 45), time(20, 15), "de las 7:45 de la tarde a las 8:15 de la noche"),
-        (time(1, 0), time(1, 30), "de la 1:00 a la 1:30 de la mañana"),
+        (time(15, 0), time(15, 15), "de las tres a las tres y cuarto de la tarde"),
+        (time(9, 0), time(9, 20), "de las nueve a las nueve y veinte de la mañana"),
+        (time(13, 0), time(13, 30), "de la una a la una y media de la tarde"),
+        (time(12, 45), time(13, 15),
+         "de las doce y cuarenta y cinco del día a la una y cuarto de la tarde"),
+        (time(11, 45), time(12, 15),
+         "de las once y cuarenta y cinco de la mañana a las doce y cuarto del día"),
+        (time(11, 45), time(13, 0),
+         "de las once y cuarenta y cinco de la mañana a la una de la tarde"),
+        (time(19, 45), time(20, 15),
+         "de las siete y cuarenta y cinco de la tarde a las ocho y cuarto de la noche"),
+        (time(1, 0), time(1, 30), "de la una a la una y media de la mañana"),
     ],
 )
 def test_horario(inicio, fin, texto):
     assert horario(inicio, fin) == texto
+
+
+@pytest.mark.parametrize(
+    ("t", "texto"),
+    [
+        (time(10, 0), "a las diez de la mañana"),
+        (time(13, 30), "a la una y media de la tarde"),
+        (time(12, 0), "a las doce del día"),
+    ],
+)
+def test_a_la_hora(t, texto):
+    assert a_la_hora(t) == texto

@@ -1,10 +1,14 @@
-"""Spelling of claves and folios for the Spanish text-to-speech voice."""
+"""Spelling of claves and folios for the Spanish text-to-speech voice, with Mexican letter names.
+
+B and V sound the same in Spanish: they are told apart as "be grande" and "ve chica", the way
+people in Mexico spell on the phone; Y is "i griega" and W "doble u" ("ye" and "uve" are
+Spain's names and a Mexican caller may not know them)."""
 
 _NOMBRES = {
-    "A": "a", "B": "be", "C": "ce", "D": "de", "E": "e", "F": "efe", "G": "ge", "H": "hache",
+    "A": "a", "B": "be grande", "C": "ce", "D": "de", "E": "e", "F": "efe", "G": "ge", "H": "hache",
     "I": "i", "J": "jota", "K": "ka", "L": "ele", "M": "eme", "N": "ene", "Ñ": "eñe", "O": "o",
-    "P": "pe", "Q": "cu", "R": "erre", "S": "ese", "T": "te", "U": "u", "V": "uve",
-    "W": "doble u", "X": "equis", "Y": "ye", "Z": "zeta",
+    "P": "pe", "Q": "cu", "R": "erre", "S": "ese", "T": "te", "U": "u", "V": "ve chica",
+    "W": "doble u", "X": "equis", "Y": "i griega", "Z": "zeta",
     "0": "cero", "1": "uno", "2": "dos", "3": "tres", "4": "cuatro", "5": "cinco", "6": "seis",
     "7": "siete", "8": "ocho", "9": "nueve",
 }

@@ -1,8 +1,9 @@
-"""Dates and times said as a Mexican operator would say them."""
+"""Dates and times said as a Mexican operator would say them, numbers of the clock in words."""
 
 from datetime import date, time
 
 from babel.dates import format_date
+from num2words import num2words
 
 LOCALE = "es_MX"
 
@@ -15,14 +16,24 @@ def dia_y_fecha(d: date) -> str:
 def _periodo(t: time) -> str:
     if t.hour < 12:
         return "de la mañana"
+    if t.hour == 12:
+        return "del día"  # noon, as Mexicans say it
     if t.hour < 20:
         return "de la tarde"
     return "de la noche"
 
 
 def _reloj(t: time) -> str:
+    # In words: a speech engine reads "10:00" as "diez cero cero" and callers hear numbers.
     hora = t.hour % 12 or 12
-    return f"{hora}:{t.minute:02d}"
+    palabras = "una" if hora == 1 else num2words(hora, lang="es")
+    if t.minute == 0:
+        return palabras
+    if t.minute == 15:
+        return f"{palabras} y cuarto"
+    if t.minute == 30:
+        return f"{palabras} y media"
+    return f"{palabras} y {num2words(t.minute, lang='es')}"
 
 
 def _con_articulo(t: time) -> str:
@@ -32,17 +43,17 @@ def _con_articulo(t: time) -> str:
 
 
 def hora(t: time) -> str:
-    """Say a time on the 12-hour clock, as "3:15 de la tarde"."""
+    """Say a time on the 12-hour clock, in words: "tres y cuarto de la tarde"."""
     return f"{_reloj(t)} {_periodo(t)}"
 
 
 def a_la_hora(t: time) -> str:
-    """Say "at" a time, as "a las 3:15 de la tarde" or "a la 1:00 de la tarde"."""
+    """Say "at" a time: "a las diez de la mañana", "a la una y media de la tarde"."""
     return f"a {_con_articulo(t)} {_periodo(t)}"
 
 
 def horario(inicio: time, fin: time) -> str:
-    """Say a time range, as "de las 3:00 a las 3:15 de la tarde"."""
+    """Say a time range: "de las tres a las tres y cuarto de la tarde"."""
     if _periodo(inicio) == _periodo(fin):
         return f"de {_con_articulo(inicio)} a {_con_articulo(fin)} {_periodo(fin)}"
     return (f"de {_con_articulo(inicio)} {_periodo(inicio)} "

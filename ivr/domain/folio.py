@@ -1,12 +1,18 @@
-"""Cancellation folios: short codes a caller can write down from a spoken spelling."""
+"""Cancellation folios: short codes a caller can hear on a phone line and write down."""
 
 import secrets
-import string
 
-# 0/O and 1/I/L are confused when written down or read back.
-ALFABETO = "".join(c for c in string.ascii_uppercase + string.digits if c not in "0O1IL")
-LETRAS = "".join(c for c in ALFABETO if c.isalpha())
+# Letters whose Mexican names don't sound alike on a phone line and don't look alike on paper:
+# efe, hache, jota, ka, erre, doble u, equis, i griega. Left out: the "e" family (be, ce, de,
+# e, ge, pe, te, ve, zeta), eme/ene and ele, ese (heard as efe), a/o/u and i (short vowels a
+# line swallows; O and I look like 0 and 1), cu (heard as u, looks like O). Digits 2-9: 0 and 1
+# look like O and I/L.
+LETRAS = "FHJKRWXY"
+DIGITOS = "23456789"
+ALFABETO = LETRAS + DIGITOS
 LONGITUD = 7
+# Folios issued before the phone-friendly alphabet: still valid, never issued again.
+ALFABETO_ANTERIOR = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
 def nuevo_folio(rng=None) -> str:
@@ -17,6 +23,7 @@ def nuevo_folio(rng=None) -> str:
 
 
 def es_folio(texto: str) -> bool:
-    """Whether *texto* has the shape of a folio issued by nuevo_folio."""
-    return (len(texto) == LONGITUD and texto[:1] in LETRAS
-            and all(c in ALFABETO for c in texto))
+    """Whether *texto* has the shape of a folio, issued now or with the earlier alphabet."""
+    return (len(texto) == LONGITUD and texto[:1].isalpha()
+            and (all(c in ALFABETO for c in texto)
+                 or all(c in ALFABETO_ANTERIOR for c in texto)))
