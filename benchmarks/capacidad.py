@@ -116,6 +116,7 @@ def llamada_de_referencia(tmp: Path, hoy: date) -> tuple[list[Paso], tuple[str, 
     for teclas in ("5", "1", "7", a_teclas(curp) + "#", a_teclas(apellido) + "#",
                    *TECLAS_TRAS_APELLIDO):
         tel.press(teclas)
+    tel.silence()  # after the folio (which * would repeat), silence ends the call
     posts = [e for e in tel.transcripcion if e[0] == "post"]
     if tel.errores or len(posts) != len(grabadora.respuestas) or not tel.colgada:
         raise RuntimeError(f"la llamada de referencia no terminó bien: {tel.errores}")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ivr import cancelacion, repo
 from ivr.dialog import Accion, Entrada, Resultado
-from ivr.domain import deletreo, fechas, habla
+from ivr.domain import deletreo, fechas, habla, locucion
 from ivr.estado import Estado
 from ivr.flows import Flujo
 from ivr.models import Cita, Derechohabiente, Unidad
@@ -64,14 +64,17 @@ def _solo_teclas(digitos: str) -> str | None:
     return digitos if digitos.isascii() and digitos.isdigit() else None
 
 
-@accion("identificar_documento", {"encontrado", "no_encontrado", "invalido"})
+@accion("identificar_documento", {"encontrado", "no_encontrado", "incompleto", "invalido"})
 def identificar_documento(ctx: Contexto, estado: Estado, entrada: Entrada,
                           flujo: Flujo) -> Resultado:
     """CURP or RFC, keyed in (keypad form, 18 or 13 keys) or spoken (must validate)."""
     if entrada.digitos:
         teclas = _solo_teclas(entrada.digitos)
-        if teclas is None or len(teclas) not in (18, 13):
+        if teclas is None:
             return Resultado("invalido")
+        if len(teclas) not in (18, 13):
+            # 17 keys is a CURP short of one: say how many were heard and how many it takes.
+            return Resultado("incompleto", params={"teclas": len(teclas)})
         candidatos = repo.buscar_por_teclas(ctx.sesion(), teclas)
         forma = "teclado"
     else:
@@ -170,8 +173,9 @@ def leer_cita(ctx: Contexto, estado: Estado, entrada: Entrada | None, flujo: Flu
         "tramite": cita.tramite,
         "fecha": fechas.dia_y_fecha(cita.fecha),
         "horario": fechas.horario(cita.hora_inicio, cita.hora_fin),
-        "unidad": unidad.nombre if unidad else "",
-        "ventanilla": cita.ventanilla,
+        "hora": fechas.a_la_hora(cita.hora_inicio),
+        "unidad": locucion.unidad(unidad.nombre) if unidad else "",
+        "ventanilla": locucion.numero(cita.ventanilla),
         "clave": deletreo.deletrear(cita.clave),
         "menos_de_36h": faltan < timedelta(hours=flujo.horas_anticipacion),
     })
@@ -233,6 +237,12 @@ def cancelar(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> R
     )
     params = {"folio": deletreo.deletrear(resultado.folio)} if resultado.folio else {}
     return Resultado(resultado.resultado, params=params, estado={"folio": resultado.folio})
+
+
+@accion("leer_folio")
+def leer_folio(ctx: Contexto, estado: Estado, entrada: Entrada | None, flujo: Flujo) -> Resultado:
+    """The folio of the cancellation just made, spelled, to say and to repeat with *."""
+    return Resultado(params={"folio": deletreo.deletrear(estado.folio or "")})
 
 
 @accion("buscar_ultima_cancelacion")

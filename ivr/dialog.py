@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ivr.domain import habla
 from ivr.estado import Estado
-from ivr.flows import Destino, Flujo, Nodo, Prompt
+from ivr.flows import Destino, Flujo, Nodo, Opcion, Prompt
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ def paso(
     """Process the caller's answer at the current node."""
     estado = copy.deepcopy(estado)
     nodo = flujo.nodos[estado.nodo]
+    if nodo.tipo == "final":
+        return estado, _final(flujo, estado, nodo, entrada)
     if entrada.vacia:
         return estado, _fallo(flujo, estado, nodo, "no_escuche")
     tecla = _tecla_global(flujo, entrada)
@@ -98,20 +100,32 @@ def paso(
     if tecla == "*":
         estado.intentos = 0  # a valid answer: the count of failed tries starts again
         return estado, _repetir(flujo, estado, nodo, [])
+    # "No le entendí" is right after speech only; a key that is not an option is said so.
+    que_paso = "opcion_no_existe" if entrada.digitos else "no_entendi"
     if nodo.tipo == "menu":
         opcion = _opcion(nodo, entrada)
         if opcion is None:
-            return estado, _fallo(flujo, estado, nodo, "no_entendi")
+            return estado, _fallo(flujo, estado, nodo, que_paso)
         estado.cambiar(opcion.guardar)
         if opcion.mensaje:
             estado.intentos = 0
             return estado, _repetir(flujo, estado, nodo, [Decir(opcion.mensaje)])
         if opcion.accion:
             return estado, _aplicar(flujo, estado, nodo, acciones[opcion.accion](
-                estado, entrada, flujo), acciones)
+                estado, entrada, flujo), acciones, que_paso)
         return estado, _ir(flujo, estado, nodo, opcion.destino, estado.params, [], acciones)
     return estado, _aplicar(flujo, estado, nodo, acciones[nodo.accion](estado, entrada, flujo),
-                            acciones)
+                            acciones, que_paso)
+
+
+def _final(flujo: Flujo, estado: Estado, nodo: Nodo, entrada: Entrada) -> Salida:
+    """After the last words (the folio): * hears them again, 0 an agent, anything else ends."""
+    tecla = None if entrada.vacia else _tecla_global(flujo, entrada)
+    if tecla == "*":
+        return _repetir(flujo, estado, nodo, [])
+    if tecla == "0":
+        return _transferir(estado, nodo, "pidio_agente", [])
+    return Salida((Decir(nodo.despedida, estado.params),), Colgar())
 
 
 def _tecla_global(flujo: Flujo, entrada: Entrada) -> str | None:
@@ -125,7 +139,11 @@ def _opcion(nodo: Nodo, entrada: Entrada):
     if entrada.digitos:
         return nodo.opciones.get(entrada.digitos)
     texto = entrada.habla or ""
-    tecla = habla.entender_opcion(texto, {t: list(o.palabras) for t, o in nodo.opciones.items()})
+    palabras = {t: list(o.palabras) for t, o in nodo.opciones.items()}
+    palabras.update((nid, list(p)) for nid, p in nodo.atajos.items())
+    tecla = habla.entender_opcion(texto, palabras)
+    if tecla in nodo.atajos:
+        return Opcion(tecla="", destino=Destino(ir=tecla))
     if tecla is None and (nodo.si or nodo.no):
         respuesta = habla.entender_si_no(texto)
         tecla = {True: nodo.si, False: nodo.no}.get(respuesta)
@@ -133,22 +151,24 @@ def _opcion(nodo: Nodo, entrada: Entrada):
 
 
 def _aplicar(flujo: Flujo, estado: Estado, nodo: Nodo, resultado: Resultado,
-             acciones: Mapping[str, Accion]) -> Salida:
+             acciones: Mapping[str, Accion], que_paso: str) -> Salida:
     estado.cambiar(resultado.estado)
     destino = nodo.resultados[resultado.salida]
     params = {**estado.params, **resultado.params}
-    return _ir(flujo, estado, nodo, destino, params, [], acciones)
+    return _ir(flujo, estado, nodo, destino, params, [], acciones, que_paso)
 
 
 def _ir(flujo: Flujo, estado: Estado, nodo: Nodo, destino: Destino, params: dict,
-        previos: list[Decir], acciones: Mapping[str, Accion]) -> Salida:
+        previos: list[Decir], acciones: Mapping[str, Accion],
+        que_paso: str = "no_entendi") -> Salida:
     decir = previos + [Decir(p, params) for p in destino.decir]
     if destino.fallo_identidad:
         estado.fallos_identidad += 1
         if estado.fallos_identidad >= flujo.max_fallos_identidad:
             return _transferir(estado, nodo, "identificacion_fallida", decir)
     if destino.no_entendido:
-        return _fallo(flujo, estado, nodo, "no_entendi")
+        # The destination's own words ("Marcó 17 teclas…") say best what went wrong.
+        return _fallo(flujo, estado, nodo, que_paso, decir)
     if destino.repetir:
         return _repetir(flujo, estado, nodo, decir)
     if destino.agente:
@@ -164,6 +184,8 @@ def _entrar(flujo: Flujo, estado: Estado, nid: str, previos: list[Decir],
     nodo = flujo.nodos[nid]
     estado.nodo = nid
     estado.intentos = 0
+    if nodo.tipo == "final":
+        estado.desenlace = nid  # the line's part is done ("cancelada"), whatever follows
     estado.ruta.append(nid)
     params: dict = {}
     if nodo.al_entrar:
@@ -182,14 +204,16 @@ def _repetir(flujo: Flujo, estado: Estado, nodo: Nodo, previos: list[Decir]) -> 
     return Salida(tuple(decir), Escuchar(nodo.id, nodo.gather))
 
 
-def _fallo(flujo: Flujo, estado: Estado, nodo: Nodo, que_paso: str) -> Salida:
+def _fallo(flujo: Flujo, estado: Estado, nodo: Nodo, que_paso: str,
+           explicacion: list[Decir] | None = None) -> Salida:
     estado.intentos += 1
     if estado.intentos >= flujo.max_intentos:
         return _transferir(estado, nodo, "reintentos_agotados", [])
+    decir = list(explicacion or [])
     if estado.intentos == 1:
-        decir = [Decir(que_paso)] + _expandir(nodo.repetir, estado.params)
+        decir = (decir or [Decir(que_paso)]) + _expandir(nodo.reintento, estado.params)
     else:
-        decir = _expandir(nodo.ayuda, estado.params)
+        decir += _expandir(nodo.ayuda, estado.params)
     return Salida(tuple(decir), Escuchar(nodo.id, nodo.gather))
 
 

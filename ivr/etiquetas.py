@@ -25,6 +25,7 @@ NODOS = {
     "motivo": "motivo",
     "confirmacion": "confirmación",
     "sin_cita": "sin citas por cancelar",
+    "cancelada": "folio de la cancelación",
     # Webhooks that are not nodes, where an internal error may transfer the call.
     "incoming": "inicio de la llamada",
     "reintento_agente": "reintento de comunicación con un agente",

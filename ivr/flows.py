@@ -14,7 +14,7 @@ import yaml
 
 from ivr.estado import CAMPOS as CAMPOS_ESTADO
 
-TIPOS_NODO = {"menu", "captura"}
+TIPOS_NODO = {"menu", "captura", "final"}
 TECLAS_MENU = set("0123456789*#")
 DESTINO_TEXTO = re.compile(r"^(?:(agente|fin):)?([a-z0-9_]+)$")
 # Twilio <Gather> attributes an operator may set (snake_case as the twilio library names them).
@@ -83,6 +83,12 @@ class Nodo:
     resultados: dict[str, Destino]
     si: str | None = None
     no: str | None = None
+    # Said on the first retry, after what went wrong: the question, not what was already read.
+    reintento: tuple[Prompt, ...] = ()
+    # Words that, said at this menu, go straight to a node further on ("cancelar mi cita").
+    atajos: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # A final node: said when the caller has heard it (no answer, any key but * and 0).
+    despedida: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,12 +111,15 @@ class Flujo:
         """Every destination a node can lead to."""
         yield from (o.destino for o in nodo.opciones.values())
         yield from nodo.resultados.values()
+        yield from (Destino(ir=nid) for nid in nodo.atajos)
 
     def prompts_usados(self) -> set[str]:
         """Every prompt id the flow refers to."""
         ids: set[str] = set()
         for nodo in self.nodos.values():
-            ids.update(p.id for p in (*nodo.prompt, *nodo.repetir, *nodo.ayuda))
+            ids.update(p.id for p in (*nodo.prompt, *nodo.repetir, *nodo.ayuda, *nodo.reintento))
+            if nodo.despedida:
+                ids.add(nodo.despedida)
             for opcion in nodo.opciones.values():
                 if opcion.mensaje:
                     ids.add(opcion.mensaje)
@@ -174,7 +183,7 @@ def _destino(valor, donde: str, problemas: list[str]) -> Destino:
 
 
 CLAVES_NODO = {"tipo", "prompt", "repetir", "ayuda", "gather", "opciones", "accion", "al_entrar",
-               "resultados", "si", "no"}
+               "resultados", "si", "no", "reintento", "atajos", "despedida"}
 
 
 def _nodo(nid: str, datos: dict, gather_base: dict, problemas: list[str]) -> Nodo:
@@ -223,17 +232,27 @@ def _nodo(nid: str, datos: dict, gather_base: dict, problemas: list[str]) -> Nod
     if not prompt:
         problemas.append(f"{donde}: falta prompt")
     ayuda = _prompts(datos.get("ayuda"), donde, problemas)
-    if not ayuda:
+    if not ayuda and tipo != "final":
         problemas.append(f"{donde}: falta ayuda (la instrucción completa con ejemplo)")
+    if tipo == "final" and not datos.get("despedida"):
+        problemas.append(f"{donde}: un nodo final necesita despedida")
+    atajos = datos.get("atajos") or {}
+    if not isinstance(atajos, dict):
+        problemas.append(f"{donde}: atajos mal formados")
+        atajos = {}
     if tipo == "captura" and not datos.get("accion"):
         problemas.append(f"{donde}: un nodo de captura necesita una accion")
     if tipo == "menu" and not opciones:
         problemas.append(f"{donde}: un menú necesita opciones")
+    repetir = _prompts(datos.get("repetir"), donde, problemas) or prompt
     return Nodo(
         id=nid,
         tipo=tipo,
         prompt=prompt,
-        repetir=_prompts(datos.get("repetir"), donde, problemas) or prompt,
+        repetir=repetir,
+        reintento=_prompts(datos.get("reintento"), donde, problemas) or repetir,
+        atajos={str(k): tuple(v or ()) for k, v in atajos.items()},
+        despedida=datos.get("despedida"),
         ayuda=ayuda,
         gather=gather,
         opciones=opciones,

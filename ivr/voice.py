@@ -159,7 +159,10 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida, entrada_tipo:
         pase = _pase(estado, agentes, ahora)
     texto = ln.render.salida(salida, agentes, pase)
     terminal = isinstance(salida.fin, (Transferir, Colgar))
-    if terminal:
+    # At a final node (the folio) the line's part is done, though * may still repeat it.
+    hecha = terminal or (isinstance(salida.fin, dialog.Escuchar)
+                         and ln.flujo.nodos[salida.fin.nodo].tipo == "final")
+    if hecha:
         # Recorded now: the state may expire before the status callback (a long talk with
         # an agent), and the outcome must not depend on it.
         _registrar_desenlace(wh, estado)
@@ -170,7 +173,7 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida, entrada_tipo:
     try:
         _store().save(wh.call_sid, estado)
     except StoreError:
-        if not terminal:
+        if not hecha:
             raise  # the next step would find no state: apologise and transfer now
         # The line's part is over and the agenda is committed (the folio exists): the caller
         # must still hear it. Only a repeat of this webhook would lack its cached answer.

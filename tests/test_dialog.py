@@ -98,9 +98,15 @@ def test_retries_short_then_full_then_agent():
     assert (estado.razon, estado.nodo_transferencia) == ("reintentos_agotados", "menu")
 
 
-def test_first_wrong_key_says_not_understood():
+def test_a_wrong_key_is_an_option_that_does_not_exist():
     estado, _ = _inicio()
     _, salida = _paso(estado, digitos="8")
+    assert [d.prompt for d in salida.decir] == ["opcion_no_existe", "menu"]
+
+
+def test_speech_not_understood_says_so():
+    estado, _ = _inicio()
+    _, salida = _paso(estado, habla="el clima de mañana")
     assert [d.prompt for d in salida.decir] == ["no_entendi", "menu"]
 
 
@@ -148,7 +154,7 @@ def test_action_outcomes_map_to_destinations():
     assert salida.decir == (Decir("listo", {"x": "equis", "folio": "F"}),)
     assert salida.fin == Colgar()
     estado2, salida = _paso(estado, digitos="33")
-    assert [d.prompt for d in salida.decir] == ["no_entendi", "dato"]
+    assert [d.prompt for d in salida.decir] == ["opcion_no_existe", "dato"]
     assert estado2.intentos == 1
 
 

@@ -32,9 +32,10 @@ def test_the_shipped_flow_is_valid(catalogo):
     # SPEC §2 node ids, all present.
     assert set(flujo.nodos) == {
         "menu_principal", "menu_prestamos", "menu_citas", "curp", "apellido", "citas", "cita",
-        "solicitante", "nombre_solicitante", "motivo", "confirmacion", "sin_cita",
+        "solicitante", "nombre_solicitante", "motivo", "confirmacion", "sin_cita", "cancelada",
     }
-    assert [m["codigo"] for m in flujo.motivos] == [1, 2, 3, 4, 5]
+    # Announced most frequent first; the keys are the codes.
+    assert [m["codigo"] for m in flujo.motivos] == [2, 1, 3, 4, 5]
     assert flujo.max_intentos == 3 and flujo.max_fallos_identidad == 3
 
 
@@ -80,8 +81,13 @@ def test_every_catalog_placeholder_is_well_formed(catalogo):
      "prompt 'no_existe' no está en el catálogo"),
     (lambda d: d["nodos"]["curp"].update(accion="magia"),
      "acción 'magia' no está registrada"),
-    (lambda d: d["nodos"]["menu_citas"]["opciones"].pop("7"),
+    (lambda d: (d["nodos"]["menu_citas"]["opciones"].pop("7"),
+                d["nodos"]["menu_principal"].pop("atajos"),
+                d["nodos"]["menu_prestamos"].pop("atajos")),
      "nodo curp no se alcanza desde menu_principal"),
+    (lambda d: d["nodos"]["menu_principal"].update(atajos={"nada": ["x"]}),
+     "nodo menu_principal: destino 'nada' no existe"),
+    (lambda d: d["nodos"]["cancelada"].pop("despedida"), "un nodo final necesita despedida"),
     (lambda d: d["nodos"]["curp"]["resultados"].pop("no_encontrado"),
      "la acción identificar_documento puede dar 'no_encontrado'"),
     (lambda d: d["nodos"]["curp"].pop("ayuda"), "falta ayuda"),

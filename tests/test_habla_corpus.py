@@ -90,5 +90,6 @@ def test_los_menus_del_corpus_son_los_del_flujo():
             assert copia == {str(i): [o, f"la {o}"]
                              for i, o in enumerate(acciones.ORDINALES[:len(copia)], start=1)}
         else:
-            assert copia == {t: list(o.palabras) for t, o in flujo.nodos[nombre].opciones.items()
-                             }, nombre
+            nodo = flujo.nodos[nombre]
+            assert copia == {**{t: list(o.palabras) for t, o in nodo.opciones.items()},
+                             **{n: list(p) for n, p in nodo.atajos.items()}}, nombre

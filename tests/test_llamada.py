@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from ivr import db
 from ivr.domain.deletreo import deletrear
+from ivr.domain.folio import ALFABETO
 from ivr.domain.keypad import a_teclas
 from ivr.models import Cancelacion, Cita, Transferencia
 from ivr.models import Llamada as LlamadaRegistro
@@ -49,8 +50,9 @@ def cancelaciones(app):
 
 def test_welcome_and_main_menu(llamar):
     llamada = llamar()
-    assert llamada.dicho.startswith("Bienvenido a la Línea ASISSSTE del ISSSTE.")
-    assert "Para préstamos personales y sus citas, presione 5." in llamada.dicho
+    assert llamada.dicho.startswith(
+        "Línea ASISSSTE. Diga qué necesita, por ejemplo: cancelar mi cita. O para préstamos "
+        "personales y sus citas, presione 5.")
     gather = llamada.xml().find("Gather")
     assert gather.get("action") == "https://ivr.example.test/voice/menu_principal"
     assert gather.get("input") == "dtmf speech"
@@ -63,32 +65,39 @@ def test_welcome_and_main_menu(llamar):
 def test_full_keypad_cancellation_as_titular(app, llamar):
     llamada = identificar(llamar(), GOMEZ)
     assert llamada.nodo == "cita"
+    # What the seed's web page shows, written to be said: "número 4", "tres de la tarde".
     assert llamada.dicho == (
-        "Su cita para el trámite de préstamo personal es el miércoles 2 de diciembre, de las "
-        "3:00 a las 3:15 de la tarde, en UAPES No. 4, ventanilla 02. La clave de la cita es u, "
-        "ce, tres, cu, ka, dos. Para cancelarla presione 1, para escucharla de nuevo 2, para "
-        "hablar con un agente 0.")
+        "Su cita: miércoles 2 de diciembre, a las tres de la tarde, en UAPES número 4, "
+        "ventanilla dos, clave u, ce, tres, cu, ka, dos. ¿La cancela? Presione 1. Para oírla "
+        "de nuevo, 2.")
     llamada.press("1")
     assert llamada.nodo == "solicitante"
     llamada.press("1")
     assert llamada.nodo == "motivo"
-    assert "Ya no necesito el préstamo, presione 1." in llamada.dicho
-    assert "Otro motivo, presione 5." in llamada.dicho
+    assert llamada.dicho == (
+        "¿Por qué la cancela? No puedo asistir en la fecha u horario, presione 2. Ya no "
+        "necesito el préstamo, presione 1. No tengo completa la documentación, presione 3. "
+        "Quiero agendar en otra fecha u oficina, presione 4. Otro motivo, presione 5.")
     llamada.press("2")
     assert llamada.nodo == "confirmacion"
     assert llamada.dicho == (
-        "Va a cancelar su cita del miércoles 2 de diciembre por el motivo: No puedo asistir en "
-        "la fecha u horario. Para confirmar presione 1, para cambiar el motivo 2, para no "
-        "cancelar 3.")
+        "Motivo: No puedo asistir en la fecha u horario. ¿Confirma? Presione 1. Para cambiar el "
+        "motivo, 2. Para no cancelar, 3.")
     llamada.press("1")
-    assert llamada.tel.terminada
     [cancelacion] = cancelaciones(app)
     folio = cancelacion.folio
-    assert 6 <= len(folio) <= 8 and not set(folio) & set("0O1IL")
-    deletreado = llamada.dicho.split("Su folio de cancelación es: ")[1].split(".")[0]
-    assert deletreado.replace(", ", "").replace(" ", "") != folio  # spoken as letter names
-    assert llamada.dicho.count(deletreado) == 2  # spelled, then repeated once
-    assert llamada.xml()[-1].tag == "Hangup"
+    assert len(folio) == 7 and set(folio) <= set(ALFABETO)
+    # Said once, spelled with Mexican letter names; * says it again, silence ends the call.
+    assert llamada.dicho == (f"Su cita quedó cancelada. Su folio es: {deletrear(folio)}. Para "
+                             "repetirlo, presione asterisco.")
+    assert llamada.nodo == "cancelada" and not llamada.tel.terminada
+    llamada.press("*")
+    assert llamada.dicho == (f"Su folio es: {deletrear(folio)}. Para repetirlo, presione "
+                             "asterisco.")
+    llamada.silence()
+    assert llamada.dicho == ("Gracias por avisar; el espacio queda libre para otra persona. "
+                             "Hasta luego.")
+    assert llamada.tel.terminada and llamada.xml()[-1].tag == "Hangup"
     assert cancelacion.solicitante_tipo == "titular"
     assert (cancelacion.motivo_codigo, cancelacion.motivo_texto) == (
         2, "No puedo asistir en la fecha u horario")
@@ -102,7 +111,8 @@ def test_cancellation_on_behalf_of_the_titular(app, llamar):
     assert llamada.nodo == "nombre_solicitante"
     assert llamada.xml().find("Gather").get("input") == "dtmf speech"
     llamada.press("5")  # a key is no name: asked again
-    assert llamada.nodo == "nombre_solicitante" and llamada.dicho.startswith("No le entendí.")
+    assert llamada.nodo == "nombre_solicitante"
+    assert llamada.dicho.startswith("Esa opción no existe.")
     llamada.press("*")
     assert llamada.nodo == "nombre_solicitante" and "nombre completo" in llamada.dicho
     llamada.say("Rosa Gómez Ortiz")
@@ -121,8 +131,8 @@ def test_zero_at_the_name_of_the_third_party_reaches_an_agent(app, llamar):
 def test_identified_by_rfc(app, llamar):
     llamada = identificar(llamar(), HERNANDEZ, por="rfc")
     assert llamada.nodo == "cita"
-    assert "de las 11:45 de la mañana a las 12:15 de la tarde" in llamada.dicho
-    assert "UAPES No. 7, ventanilla 05" in llamada.dicho
+    assert ("viernes 4 de diciembre, a las once y cuarenta y cinco de la mañana, en UAPES "
+            "número 7, ventanilla cinco, clave") in llamada.dicho
 
 
 def test_keypad_twins_are_told_apart_by_surname(app, llamar):
@@ -135,10 +145,11 @@ def test_two_citas_listed_in_date_order(app, llamar):
     llamada = identificar(llamar(), RUIZ)
     assert llamada.nodo == "citas"
     assert llamada.dicho == (
-        "Tiene 2 citas agendadas. Para la del lunes 30 de noviembre a las 10:30 de la mañana, "
-        "presione 1. Para la del miércoles 9 de diciembre a la 1:00 de la tarde, presione 2.")
+        "Tiene 2 citas agendadas. Para la del lunes 30 de noviembre a las diez y media de la "
+        "mañana, presione 1. Para la del miércoles 9 de diciembre a la una de la tarde, "
+        "presione 2.")
     llamada.press("3")
-    assert llamada.dicho.startswith("No le entendí.")
+    assert llamada.dicho.startswith("Esa opción no existe.")
     llamada.press("2")
     assert llamada.nodo == "cita" and "miércoles 9 de diciembre" in llamada.dicho
     llamada.press("1").press("1").press("4").press("1")
@@ -206,8 +217,10 @@ def test_unknown_curp_is_asked_again(llamar):
 def test_wrong_length_entry_is_a_retry(llamar):
     llamada = hasta_curp(llamar())
     llamada.press("12345#")
-    assert llamada.nodo == "curp" and llamada.dicho.startswith("No le entendí.")
-    llamada.press("12345#")
+    assert llamada.nodo == "curp"
+    assert llamada.dicho.startswith("Marcó 5 teclas. La CURP lleva 18 y el RFC 13.")
+    llamada.press(teclas(GOMEZ.curp)[:17] + "#")  # one key short
+    assert llamada.dicho.startswith("Marcó 17 teclas. La CURP lleva 18 y el RFC 13.")
     assert "Por ejemplo, si su CURP empieza con G O M A" in llamada.dicho
 
 
@@ -297,7 +310,7 @@ def test_repeated_confirmation_webhook_returns_the_same_folio(app, llamar):
 
 def test_a_webhook_repeated_after_the_call_ended_hangs_up_and_redoes_nothing(app, llamar):
     llamada = identificar(llamar(), GOMEZ)
-    llamada.press("1").press("1").press("1").press("1")
+    llamada.press("1").press("1").press("1").press("1").silence()
     assert llamada.tel.colgada
     sid = llamada.tel.call_sid
     otra = llamada.tel.reenviar()
@@ -425,6 +438,26 @@ def test_the_folio_is_heard_even_if_the_last_state_cannot_be_saved(app, llamar):
     assert llamada.nodo == "confirmacion"
     app.extensions["ivr_store"] = SinEscritura(app.extensions["ivr_store"])
     llamada.press("1")
-    assert "Su cita quedó cancelada. Su folio de cancelación es" in llamada.dicho
+    assert "Su cita quedó cancelada. Su folio es" in llamada.dicho
     [c] = cancelaciones(app)
     assert deletrear(c.folio) in llamada.dicho
+
+
+def test_a_wrong_key_at_the_cita_asks_again_without_the_read_back(llamar):
+    llamada = identificar(llamar(), GOMEZ)
+    llamada.press("9")
+    assert llamada.dicho == "Esa opción no existe. ¿La cancela? Presione 1. Para oírla de nuevo, 2."
+    llamada.press("2")  # asked for: the whole read-back again
+    assert llamada.dicho.startswith("Su cita: miércoles 2 de diciembre, a las tres de la tarde")
+
+
+def test_the_keypad_is_explained_on_request_and_on_the_second_retry(llamar):
+    llamada = hasta_curp(llamar())
+    assert llamada.dicho == ("Marque su CURP o RFC, cada letra con su tecla, y al final gato. "
+                             "O dígala.")
+    llamada.press("*")
+    assert llamada.dicho.startswith("Por ejemplo, si su CURP empieza con G O M A, presione 4, 6,")
+    llamada.silence()
+    assert llamada.dicho == ("No le escuché. Marque su CURP o RFC, cada letra con su tecla, y al "
+                             "final gato. O dígala.")
+

@@ -90,6 +90,18 @@ def test_rfc_spoken_with_fillers(app, llamar):
     assert llamada.nodo == "cita", llamada.dicho
 
 
+def test_saying_cancelar_mi_cita_skips_the_menus(app, llamar):
+    llamada = llamar()
+    llamada.say("quiero cancelar mi cita")
+    assert llamada.nodo == "curp", llamada.dicho
+    llamada.say(CURP_GOMEZ)
+    llamada.say("Gómez")
+    llamada.say("sí")  # ¿La cancela?
+    assert llamada.nodo == "solicitante", llamada.dicho
+    llamada.say("no")  # ¿Es usted el titular? No: on behalf of someone
+    assert llamada.nodo == "nombre_solicitante", llamada.dicho
+
+
 def test_b_or_v_is_settled_by_the_check_digit_and_the_registry(app, llamar):
     # "be" where López's CURP has a V: LOBM… fails the check digit, LOVM… is hers.
     assert LOPEZ.curp == "LOVM550101MDFPRR07"

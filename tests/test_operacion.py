@@ -142,7 +142,8 @@ def app_con_metricas(app):
 def test_known_calls_are_counted(app_con_metricas, llamar):
     app = app_con_metricas
     antes = raspar(app)
-    identificar(llamar(), GOMEZ).press("1").press("1").press("2").press("1")  # cancels
+    # cancels, hears the folio and stays silent: the line says goodbye
+    identificar(llamar(), GOMEZ).press("1").press("1").press("2").press("1").silence()
     llamar().press("0").tel.colgar()  # an agent from the main menu, then the caller hangs up
     llamar().press("5").tel.colgar()  # hangs up at the loans menu
     cambio = diferencia(antes, raspar(app))
@@ -158,8 +159,8 @@ def test_known_calls_are_counted(app_con_metricas, llamar):
                 if k[0] == "ivr_webhook_seconds_count"}
     assert por_nodo == {"incoming": 3, "menu_principal": 3, "menu_prestamos": 1,
                         "menu_citas": 1, "curp": 1, "apellido": 1, "cita": 1, "solicitante": 1,
-                        "motivo": 1, "confirmacion": 1, "status": 3, "susurro": 1,
-                        "transferencia": 1}
+                        "motivo": 1, "confirmacion": 1, "cancelada": 1, "status": 3,
+                        "susurro": 1, "transferencia": 1}
 
 
 def test_outbox_pending_is_read_from_the_database_at_each_scrape(app_con_metricas, llamar):
@@ -223,6 +224,7 @@ LLAMADA_EN_OTRO_PROCESO = textwrap.dedent("""
     for teclas_ in ["5", "1", "7", teclas(persona.curp), teclas(persona.primer_apellido),
                     "1", "1", "2", "1"]:
         tel.press(teclas_)
+    tel.silence()  # after the folio
     assert tel.colgada, tel.dicho
 """)
 

@@ -45,7 +45,7 @@ def test_speech_with_xml_invalid_characters_at_motivo_gives_parseable_twiml(app,
     assert llamada.nodo == "confirmacion"
     respuesta = llamada.xml()
     assert respuesta.tag == "Response"
-    assert "por el motivo: porque me mudo de ciudad." in llamada.dicho
+    assert "Motivo: porque me mudo de ciudad." in llamada.dicho
     # Twilio repeats the webhook: the cached answer is the same well-formed document.
     status, _, cuerpo = llamada.tel.reenviar()
     assert status == 200 and ElementTree.fromstring(cuerpo).tag == "Response"
