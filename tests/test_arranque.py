@@ -72,7 +72,8 @@ def test_el_telefono_de_escritorio_funciona_con_token_y_sin_redis(entorno):
     assert runner.invoke(main, ["demo-data"]).exit_code == 0
     llamada = runner.invoke(main, ["call", "5", "1", "7", "q"])
     assert llamada.exit_code == 0, llamada.output
-    assert "IVR: Marque su CURP o su RFC con el teclado" in llamada.output
+    assert ("IVR: Marque su CURP o RFC, cada letra con su tecla, y al final gato. O dígala."
+            in llamada.output)
 
 
 def test_gunicorn_no_arranca_sin_redis_y_dice_que_definir(tmp_path):

@@ -45,6 +45,8 @@ def cancelar_por_telefono(app, persona=GOMEZ) -> Llamada:
     if llamada.nodo == "citas":
         llamada.press("1")
     llamada.press("1").press("1").press("2").press("1")
+    assert llamada.nodo == "cancelada"  # the folio, which * would repeat
+    llamada.tel.colgar()  # written down: the caller hangs up
     assert llamada.tel.terminada
     return llamada
 

@@ -44,7 +44,7 @@ def _terminar(llamada: LlamadaDePrueba, colgar: bool = True) -> None:
     the node it is at, so a repeated question is answered again); then hang up, which ends a
     talk with an agent and posts the status callback."""
     teclas = {"cita": "1", "solicitante": "1", "motivo": "2", "confirmacion": "1"}
-    while llamada.nodo is not None:
+    while llamada.nodo not in (None, "cancelada"):  # at the folio the caller may hang up
         llamada.press(teclas[llamada.nodo])
     if colgar:
         llamada.tel.colgar()

@@ -84,7 +84,7 @@ def _caminos(app) -> dict[str, Estado]:
                 llamada.press(respuesta)
             anotar(llamada)
 
-    pasos(GOMEZ, ["1", "2", ">Rosa Gómez Ortiz", "5", ">me cambiaron de trabajo"])
+    pasos(GOMEZ, ["1", "2", ">Rosa Gómez Ortiz", "5", ">me cambiaron de trabajo", "1"])
     pasos(RUIZ, ["1"])
     pasos(PEREZ, [])
     return estados
