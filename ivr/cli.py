@@ -111,11 +111,12 @@ def speech_report(directorio) -> None:
 def _registrar_comandos() -> None:
     from ivr.agentes import crear_agente_command
     from ivr.demo import demo_data_command
+    from ivr.entrega import outbox_command, worker_command
     from ivr.exportacion import export_cancelaciones_command
     from ivr.importer import import_citas_command
 
     for comando in (import_citas_command, export_cancelaciones_command, demo_data_command,
-                    crear_agente_command):
+                    crear_agente_command, worker_command, outbox_command):
         main.add_command(comando)
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from ivr.models import EventoOutbox
+from ivr.models import Cita, EventoOutbox
 
 # Delivery is retried for this long after the event was written (or retried by hand), then
 # the event is dead.
@@ -110,12 +110,14 @@ def reintentar(sesion: Session, evento_id: int, ahora: datetime) -> EventoOutbox
     return fila
 
 
-def listar(sesion: Session, estado: str | None = None, limite: int = 200) -> list[EventoOutbox]:
-    """Events newest first, optionally only those in one state."""
-    consulta = select(EventoOutbox).order_by(EventoOutbox.id.desc()).limit(limite)
+def listar(sesion: Session, estado: str | None = None,
+           limite: int = 200) -> list[tuple[EventoOutbox, str]]:
+    """Events newest first with their cita's clave, optionally only those in one state."""
+    consulta = (select(EventoOutbox, Cita.clave).join(Cita, Cita.id == EventoOutbox.cita_id)
+                .order_by(EventoOutbox.id.desc()).limit(limite))
     if estado:
         consulta = consulta.where(EventoOutbox.estado == estado)
-    return list(sesion.scalars(consulta))
+    return [(fila, clave) for fila, clave in sesion.execute(consulta)]
 
 
 def contar_por_estado(sesion: Session) -> dict[str, int]:
