@@ -31,6 +31,9 @@ def desde_entorno(environ=os.environ) -> dict:
         "FLOW_FILE": environ.get("FLOW_FILE") or str(RAIZ / "flows" / "cancelacion.yaml"),
         "PROMPTS_DIR": environ.get("PROMPTS_DIR") or str(RAIZ / "audio_prompts"),
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
+        # Proxies in front of the app that append the client to X-Forwarded-For (a platform's
+        # router: 1). 0: the connecting address is the client's.
+        "PROXY_HOPS": int(environ.get("PROXY_HOPS") or 0),
         "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
         "LOG_FORMAT": environ.get("LOG_FORMAT") or "text",
         "SISTEMA_CITAS_WEBHOOK_URL": environ.get("SISTEMA_CITAS_WEBHOOK_URL") or None,

@@ -308,3 +308,30 @@ def test_en_postgresql_nada_da_500_ni_deja_datos_en_el_log(app_pg, caplog):
     assert "Traceback" not in caplog.text and "ERROR" not in caplog.text
     for dato in ["Pedro", ENORME, "²", "GOMA"]:
         assert dato not in caplog.text
+
+
+def entrar_tras_proxy(client, cliente, usuario="ana", contrasena="una-contraseña-mala"):
+    """A login as it arrives through one router: from its address, the client's appended."""
+    pagina = client.get("/agent/entrar", environ_base={"REMOTE_ADDR": "10.1.1.1"})
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', texto(pagina)).group(1)
+    return client.post("/agent/entrar", environ_base={"REMOTE_ADDR": "10.1.1.1"},
+                       headers={"X-Forwarded-For": f"198.51.100.7, {cliente}"},
+                       data={"usuario": usuario, "contrasena": contrasena, "csrf_token": csrf})
+
+
+def test_tras_un_router_cuenta_cada_cliente(tmp_path, reloj):
+    app = app_sembrada(tmp_path / "proxy.db", reloj, PROXY_HOPS=1)
+    client = app.test_client()
+    for usuario in ["beto", "carla", "dora", "elsa", "fito"]:
+        assert entrar_tras_proxy(client, "203.0.113.1", usuario).status_code == 200
+    frenada(entrar_tras_proxy(client, "203.0.113.1", "gil"))
+    # Another agent behind the same router is not held up by that client's failures.
+    assert entrar_tras_proxy(client, "203.0.113.2", contrasena=CONTRASENA).status_code == 302
+    db.engine_de(app).dispose()
+
+
+def test_sin_proxy_hops_no_se_cree_x_forwarded_for(client):
+    # A client that makes up a new address each time is still one address.
+    for i, usuario in enumerate(["beto", "carla", "dora", "elsa", "fito"]):
+        assert entrar_tras_proxy(client, f"203.0.113.{i}", usuario).status_code == 200
+    frenada(entrar_tras_proxy(client, "203.0.113.99", "gil"))

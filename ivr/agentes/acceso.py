@@ -28,6 +28,7 @@ from flask.cli import with_appcontext
 from flask_limiter import Limiter, RequestLimit
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr import db, repo_agentes
@@ -66,6 +67,12 @@ def _frenar_entradas(app, bp) -> None:
     """Failed logins counted per account and per IP in Redis (REDIS_URL), so that every web
     worker shares them; in this process's memory when there is no Redis (one worker)."""
     app.config.setdefault("AGENT_LOGIN_LIMIT", LIMITE_ENTRADAS)
+    saltos = int(app.config.get("PROXY_HOPS") or 0)
+    if saltos:
+        # Behind a router every request comes from its address: one IP counter for all the
+        # agents. The client is the address the trusted proxies put in X-Forwarded-For;
+        # without PROXY_HOPS that header is ignored, so a client can't pick its own address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=saltos)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "ivr-agentes")
     # One limiter per app (it keeps its storage); Redis down: count in memory meanwhile.
