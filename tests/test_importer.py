@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -19,6 +22,7 @@ from ivr.importer import COLUMNAS, import_citas_command, importar_csv
 from ivr.models import MEXICO, Cancelacion, Cita, Derechohabiente, Unidad
 
 ENCABEZADO = ",".join(COLUMNAS)
+RAIZ = Path(__file__).resolve().parent.parent
 
 
 GOMEZ = con_digito("GOMA850123HDFRRN0")
@@ -717,3 +721,16 @@ def test_un_rfc_con_ampersand_se_carga_sin_forma_de_teclado(session):
     persona = session.scalars(select(Derechohabiente)).one()
     assert (persona.rfc, persona.rfc_teclas) == ("HE&J700315QX4", None)
     assert persona.curp_teclas and persona.apellido_teclas
+
+
+def test_el_benchmark_de_importacion_corre():
+    # Its figures are not checked (a benchmark, not a timed test): only that it still runs.
+    r = subprocess.run([sys.executable, str(RAIZ / "benchmarks" / "importacion.py"),
+                        "--filas", "60"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lineas = r.stdout.splitlines()
+    assert lineas[0] == "base: SQLite temporal; 60 filas, Windows-1252 ;"
+    assert lineas[1].startswith("primera carga: ")
+    assert lineas[1].endswith("(60 nuevas, 0 actualizadas, 0 sin cambios)")
+    assert lineas[2].endswith("(0 nuevas, 0 actualizadas, 60 sin cambios)")
