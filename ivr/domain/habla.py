@@ -412,6 +412,33 @@ def _repetida(ps: Sequence[str], i: int) -> tuple[int, bool, int] | None:
     return int(numero[0]), articulo, j + articulo
 
 
+_PLURALES_CIFRA = {"ceros": "cero", "unos": "uno", "doses": "dos", "treses": "tres",
+                   "cuatros": "cuatro", "cincos": "cinco", "seises": "seis", "sietes": "siete",
+                   "ochos": "ocho", "nueves": "nueve"}
+
+
+def _plural(ps: Sequence[str], i: int) -> tuple[tuple[str, ...], int] | None:
+    """ "dos erres", "dos ceros" at ps[i]: the letter or digit repeated, and where it ends."""
+    numero = _cifras(ps, i)
+    if numero is None or numero[0] not in ("2", "3") or numero[1] >= len(ps):
+        return None
+    veces, palabra = int(numero[0]), ps[numero[1]]
+    if palabra in _MULETILLAS:  # "… cero dos es todo": "es" is not two E
+        return None
+    singular = _PLURALES_CIFRA.get(palabra) or (palabra[:-1] if palabra.endswith("s") else None)
+    if palabra in _NOMBRES_LETRA and palabra.endswith("s"):
+        singular = palabra  # "equis" is its own plural: "dos equis" may be XX or 2X
+    if singular is None or (singular not in _NOMBRES_LETRA and singular not in _UNIDADES):
+        return None
+    unidad = _unidad([singular], 0)
+    if unidad is None:
+        return None
+    lecturas = [a * veces for a in unidad[0]]
+    if palabra == singular:
+        lecturas += [numero[0] + a for a in unidad[0]]
+    return tuple(lecturas), numero[1] + 1
+
+
 def _unidades(ps: list[str]) -> list[tuple[str, ...] | str] | None:
     """Readings of each letter or number said, left to right, with the corrections marked;
     None as soon as a word is not understood."""
@@ -430,6 +457,11 @@ def _unidades(ps: list[str]) -> list[tuple[str, ...] | str] | None:
         if fecha is not None:
             salida.append((fecha[0],))
             i = fecha[1]
+            continue
+        plural = _plural(ps, i)
+        if plural is not None:
+            salida.append(plural[0])
+            i = plural[1]
             continue
         repetida = _repetida(ps, i)
         if repetida is not None:
