@@ -299,9 +299,16 @@ def test_llamar_de_vuelta_y_marcarlo(app, servidor, pagina, capturas):
     datos = app.config["DATOS"]
     en_linea_y_devoluciones(app)
     entrar(pagina, servidor)
+    # A new request shows in the header's count without reloading the list.
+    with app.app_context():
+        repo_devoluciones.pedir_devolucion(db.sesion(), call_sid="CA" + "3" * 32,
+                                           transferencia_id=datos.antigua,
+                                           telefono="+525555556666", ahora=AHORA)
+        db.confirmar()
+    expect(pagina.locator("#enlace-devoluciones .cuenta")).to_have_text("3")
     pagina.click("#enlace-devoluciones")
     filas = pagina.locator("#devoluciones tbody tr")
-    expect(filas).to_have_count(2)
+    expect(filas).to_have_count(3)
     expect(filas.nth(0)).to_contain_text(f"Transferencia {datos.identificada}")  # asked first
     expect(filas.nth(0)).to_contain_text("tel. …2222")
     pagina.screenshot(path=capturas / "07-devoluciones.png", full_page=True)
@@ -312,5 +319,5 @@ def test_llamar_de_vuelta_y_marcarlo(app, servidor, pagina, capturas):
     pagina.click("button:has-text('Marcar como llamado')")
     expect(pagina.locator("#devolucion")).to_contain_text(
         "Llamado por ana: Se habló con quien llamó (quiere cancelar)")
-    expect(pagina.locator("#enlace-devoluciones .cuenta")).to_have_text("1")
+    expect(pagina.locator("#enlace-devoluciones .cuenta")).to_have_text("2")
     assert pagina.errores == []

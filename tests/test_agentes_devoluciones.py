@@ -66,6 +66,7 @@ def test_lista_en_el_orden_en_que_lo_pidieron(agente, client, datos, pedidas):
 def test_la_barra_dice_cuantos_esperan(agente, client, pedidas):
     pagina = texto(client.get("/agent/"))
     assert 'Llamar de vuelta <span class="cuenta">2</span></a>' in pagina
+    assert client.get("/agent/transferencias.json").get_json()["devoluciones"] == 2  # polled
 
 
 def test_marcar_llamado_con_su_resultado(agente, app, client, datos, pedidas):

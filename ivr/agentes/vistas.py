@@ -81,7 +81,8 @@ def lista():
 def transferencias_json():
     """The same list for the page's script (behind the login, never cached)."""
     datos = _transferencias(_ver_todas())
-    return jsonify(**datos, filas=render_template("agentes/_filas.html", **datos))
+    return jsonify(**datos, filas=render_template("agentes/_filas.html", **datos),
+                   devoluciones=repo_agentes.contar_devoluciones_pendientes(db.sesion()))
 
 
 # -- detail --------------------------------------------------------------------------------

@@ -59,6 +59,24 @@
     });
   }
 
+  // The header's count of callers waiting for a call back.
+  function contarDevoluciones(cuantas) {
+    var enlace = document.getElementById("enlace-devoluciones");
+    if (!enlace) { return; }
+    var cuenta = enlace.querySelector(".cuenta");
+    if (!cuantas) {
+      if (cuenta) { cuenta.remove(); }
+      return;
+    }
+    if (!cuenta) {
+      cuenta = document.createElement("span");
+      cuenta.className = "cuenta";
+      enlace.appendChild(document.createTextNode(" "));
+      enlace.appendChild(cuenta);
+    }
+    cuenta.textContent = cuantas;
+  }
+
   function dibujar(datos) {
     var cuerpo = document.createElement("tbody");
     cuerpo.innerHTML = datos.filas;  // rows drawn (and escaped) by the server's template
@@ -73,6 +91,7 @@
     Array.prototype.forEach.call(cuerpo.rows, function (fila) {
       if (fila.dataset.id) { vistas[fila.dataset.id] = true; }
     });
+    contarDevoluciones(datos.devoluciones);
     pendientes = datos.pendientes;
     document.getElementById("pendientes").textContent = pendientes;
     if (nuevas.length) {
