@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ivr import cancelacion, repo
+from ivr import cancelacion, repo, repo_devoluciones, transferencia
 from ivr.dialog import Accion, Entrada, Resultado
 from ivr.domain import deletreo, fechas, habla, locucion
 from ivr.estado import Estado
 from ivr.flows import Flujo
 from ivr.models import Cita, Derechohabiente, Unidad
+
+log = logging.getLogger(__name__)
 
 MEXICO = ZoneInfo("America/Mexico_City")
 MAX_CITAS_LISTADAS = 9  # one key each on a one-key gather
@@ -25,11 +29,13 @@ ORDINALES = ["primera", "segunda", "tercera", "cuarta", "quinta", "sexta", "sép
 
 @dataclass
 class Contexto:
-    """What actions need from outside: a session (opened only when used) and the time."""
+    """What actions need from outside: a session (opened only when used), the time, and
+    whether agents can be reached now."""
 
     sesion: Callable[[], Session]
     ahora: datetime
     destinos: cancelacion.Destinos = cancelacion.Destinos()
+    agentes: transferencia.Agentes | None = None
 
 
 _REGISTRO: dict[str, tuple[Callable, frozenset[str]]] = {}
@@ -253,3 +259,75 @@ def buscar_ultima_cancelacion(ctx: Contexto, estado: Estado, entrada: Entrada | 
         return Resultado()
     ultima = repo.ultima_cancelacion(ctx.sesion(), estado.derechohabiente_id)
     return Resultado(params={"folio": deletreo.deletrear(ultima.folio) if ultima else ""})
+
+
+# -- the transfer to the agents, and the callback offered when it can't reach one -------------
+
+COMPLETADAS = {"completed", "answered", "bridged"}  # a conversation with an agent happened
+
+
+@accion("pasar_a_agente", {"cerrado", "sin_destino", "agotado"})
+def pasar_a_agente(ctx: Contexto, estado: Estado, entrada: Entrada | None,
+                   flujo: Flujo) -> Resultado:
+    """Record the transfer; say whether it can dial now (agent hours, a destination, and no
+    more than the flow's dials per call: a failed retry never loops)."""
+    if estado.marcaciones >= flujo.max_marcaciones:
+        return Resultado("agotado")
+    agentes = ctx.agentes
+    salida = ("cerrado" if not agentes.abierto
+              else "sin_destino" if not agentes.disponibles else None)
+    dial_status = {"cerrado": "fuera_de_horario", "sin_destino": "sin_destino"}.get(salida)
+    transferencia.registrar(ctx.sesion(), estado, dial_status, ctx.ahora)
+    params = {"horario": agentes.horario}
+    if salida is None and agentes.workflow_sid:
+        params["tarea"] = transferencia.tarea(ctx.sesion(), estado)
+    return Resultado(salida, params=params)
+
+
+@accion("resultado_marcacion", {"contesto", "colgo", "fallo", "fallo_final"})
+def resultado_marcacion(ctx: Contexto, estado: Estado, entrada: Entrada,
+                        flujo: Flujo) -> Resultado:
+    """How the dial or the queue ended: an agent talked with the caller, the caller hung up in
+    the queue, or nobody answered (with or without a retry left)."""
+    marcacion = entrada.marcacion or ""
+    if estado.transferencia_id is not None and marcacion:
+        try:
+            repo.actualizar_dial_status(ctx.sesion(), estado.transferencia_id, marcacion)
+        except SQLAlchemyError as e:  # the caller still hears what comes next
+            ctx.sesion().rollback()
+            log.error("resultado de transferencia sin registrar call=%s: %s", estado.call_sid,
+                      type(e).__name__)
+    if marcacion in COMPLETADAS:
+        return Resultado("contesto")
+    if marcacion == "hangup":
+        return Resultado("colgo")
+    return Resultado("fallo" if estado.marcaciones < flujo.max_marcaciones else "fallo_final")
+
+
+def _numero_nacional(desde: str | None) -> str | None:
+    """The caller's number as dialled in Mexico (its last 10 digits), when it is one."""
+    digitos = "".join(c for c in desde or "" if c.isascii() and c.isdigit())
+    return digitos[-10:] if len(digitos) >= 10 else None
+
+
+@accion("leer_numero", {"sin_numero"})
+def leer_numero(ctx: Contexto, estado: Estado, entrada: Entrada | None,
+                flujo: Flujo) -> Resultado:
+    """The caller's own number, digit by digit, to confirm it for the callback."""
+    numero = _numero_nacional(estado.desde)
+    if numero is None:  # a hidden or foreign caller id: nobody could call it back
+        return Resultado("sin_numero")
+    return Resultado(params={"numero": deletreo.deletrear(numero)})
+
+
+@accion("pedir_devolucion", {"registrada"})
+def pedir_devolucion(ctx: Contexto, estado: Estado, entrada: Entrada,
+                     flujo: Flujo) -> Resultado:
+    """Record the request to be called back at the caller's number, with the transfer's
+    context."""
+    sesion = ctx.sesion()
+    transferencia.escribir_pendiente(sesion, estado)
+    repo_devoluciones.pedir_devolucion(sesion, call_sid=estado.call_sid,
+                                       transferencia_id=estado.transferencia_id,
+                                       telefono=estado.desde, ahora=ctx.ahora)
+    return Resultado("registrada")

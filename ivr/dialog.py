@@ -18,6 +18,7 @@ class Entrada:
     digitos: str | None = None
     habla: str | None = None
     confianza: float | None = None
+    marcacion: str | None = None  # how a dial to the agents ended (DialCallStatus/QueueResult)
 
     @property
     def vacia(self) -> bool:
@@ -42,10 +43,12 @@ class Escuchar:
 
 
 @dataclass(frozen=True)
-class Transferir:
-    """Hand the call to an agent (or, out of hours, say goodbye with the web alternative)."""
+class Marcar:
+    """Dial the agents (or queue for them); how it ends is posted back to /voice/<nodo>."""
 
+    nodo: str
     razon: str
+    params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class Salida:
     """The answer to one webhook: prompts, then one terminal instruction."""
 
     decir: tuple[Decir, ...]
-    fin: Escuchar | Transferir | Colgar
+    fin: Escuchar | Marcar | Colgar
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Resultado:
 
     salida: str | None = None
     params: dict = field(default_factory=dict)
-    estado: Estado = field(default_factory=dict)
+    estado: dict = field(default_factory=dict)
 
 
 Accion = Callable[[Estado, Entrada | None, Flujo], Resultado]
@@ -91,12 +94,16 @@ def paso(
     estado = copy.deepcopy(estado)
     nodo = flujo.nodos[estado.nodo]
     if nodo.tipo == "final":
-        return estado, _final(flujo, estado, nodo, entrada)
+        return estado, _final(flujo, estado, nodo, entrada, acciones)
+    if nodo.tipo == "transferencia":
+        # How the dial ended is this node's input, like keys at a Gather.
+        return estado, _aplicar(flujo, estado, nodo, acciones[nodo.accion](
+            estado, entrada, flujo), acciones, "no_entendi")
     if entrada.vacia:
-        return estado, _fallo(flujo, estado, nodo, "no_escuche")
+        return estado, _fallo(flujo, estado, nodo, "no_escuche", acciones)
     tecla = _tecla_global(flujo, entrada)
     if tecla == "0":
-        return estado, _transferir(estado, nodo, "pidio_agente", [])
+        return estado, transferir(flujo, estado, "pidio_agente", [], acciones)
     if tecla == "*":
         estado.intentos = 0  # a valid answer: the count of failed tries starts again
         return estado, _repetir(flujo, estado, nodo, [])
@@ -105,7 +112,7 @@ def paso(
     if nodo.tipo == "menu":
         opcion = _opcion(nodo, entrada)
         if opcion is None:
-            return estado, _fallo(flujo, estado, nodo, que_paso)
+            return estado, _fallo(flujo, estado, nodo, que_paso, acciones)
         estado.cambiar(opcion.guardar)
         if opcion.mensaje:
             estado.intentos = 0
@@ -118,13 +125,14 @@ def paso(
                             acciones, que_paso)
 
 
-def _final(flujo: Flujo, estado: Estado, nodo: Nodo, entrada: Entrada) -> Salida:
+def _final(flujo: Flujo, estado: Estado, nodo: Nodo, entrada: Entrada,
+           acciones: Mapping[str, Accion]) -> Salida:
     """After the last words (the folio): * hears them again, 0 an agent, anything else ends."""
     tecla = None if entrada.vacia else _tecla_global(flujo, entrada)
     if tecla == "*":
         return _repetir(flujo, estado, nodo, [])
     if tecla == "0":
-        return _transferir(estado, nodo, "pidio_agente", [])
+        return transferir(flujo, estado, "pidio_agente", [], acciones)
     return Salida((Decir(nodo.despedida, estado.params),), Colgar())
 
 
@@ -165,17 +173,19 @@ def _ir(flujo: Flujo, estado: Estado, nodo: Nodo, destino: Destino, params: dict
     if destino.fallo_identidad:
         estado.fallos_identidad += 1
         if estado.fallos_identidad >= flujo.max_fallos_identidad:
-            return _transferir(estado, nodo, "identificacion_fallida", decir)
+            return transferir(flujo, estado, "identificacion_fallida", decir, acciones)
     if destino.no_entendido:
         # The destination's own words ("Marcó 17 teclas…") say best what went wrong.
-        return _fallo(flujo, estado, nodo, que_paso, decir)
+        return _fallo(flujo, estado, nodo, que_paso, acciones, decir)
     if destino.repetir:
         return _repetir(flujo, estado, nodo, decir)
     if destino.agente:
-        return _transferir(estado, nodo, destino.agente, decir)
-    if destino.fin:
-        estado.desenlace = destino.fin
-        return Salida(tuple(decir + [Decir(destino.fin, params)]), Colgar())
+        return transferir(flujo, estado, destino.agente, decir, acciones)
+    if destino.fin or destino.colgar:
+        estado.desenlace = destino.desenlace or destino.fin
+        if destino.fin:
+            decir.append(Decir(destino.fin, params))
+        return Salida(tuple(decir), Colgar())
     return _entrar(flujo, estado, destino.ir, decir, acciones)
 
 
@@ -196,7 +206,11 @@ def _entrar(flujo: Flujo, estado: Estado, nid: str, previos: list[Decir],
                        resultado.params, previos, acciones)
         params = resultado.params
     estado.params = params
-    return Salida(tuple(previos + _expandir(nodo.prompt, params)), Escuchar(nid, nodo.gather))
+    decir = tuple(previos + _expandir(nodo.prompt, params))
+    if nodo.tipo == "transferencia":
+        estado.marcaciones += 1
+        return Salida(decir, Marcar(nid, estado.razon or "", params))
+    return Salida(decir, Escuchar(nid, nodo.gather))
 
 
 def _repetir(flujo: Flujo, estado: Estado, nodo: Nodo, previos: list[Decir]) -> Salida:
@@ -205,10 +219,12 @@ def _repetir(flujo: Flujo, estado: Estado, nodo: Nodo, previos: list[Decir]) -> 
 
 
 def _fallo(flujo: Flujo, estado: Estado, nodo: Nodo, que_paso: str,
-           explicacion: list[Decir] | None = None) -> Salida:
+          acciones: Mapping[str, Accion], explicacion: list[Decir] | None = None) -> Salida:
     estado.intentos += 1
     if estado.intentos >= flujo.max_intentos:
-        return _transferir(estado, nodo, "reintentos_agotados", [])
+        if nodo.agotado:  # e.g. the offers after a failed dial: no agent to send them to
+            return _ir(flujo, estado, nodo, nodo.agotado, estado.params, [], acciones)
+        return transferir(flujo, estado, "reintentos_agotados", [], acciones)
     decir = list(explicacion or [])
     if estado.intentos == 1:
         decir = (decir or [Decir(que_paso)]) + _expandir(nodo.reintento, estado.params)
@@ -217,11 +233,15 @@ def _fallo(flujo: Flujo, estado: Estado, nodo: Nodo, que_paso: str,
     return Salida(tuple(decir), Escuchar(nodo.id, nodo.gather))
 
 
-def _transferir(estado: Estado, nodo: Nodo, razon: str, decir: list[Decir]) -> Salida:
-    estado.razon = razon
-    estado.nodo_transferencia = nodo.id
-    estado.desenlace = "transferida"
-    return Salida(tuple(decir), Transferir(razon))
+def transferir(flujo: Flujo, estado: Estado, razon: str, decir: list[Decir],
+               acciones: Mapping[str, Accion]) -> Salida:
+    """Go to the agents for this reason: enter the flow's transfer node from the current one."""
+    if not estado.razon:  # "0" after a failed dial keeps why and where the call first left
+        estado.razon = razon
+        estado.nodo_transferencia = estado.nodo
+    # Until an agent answers, the outcome is that none did (the caller may hang up first).
+    estado.desenlace = "sin_agente"
+    return _entrar(flujo, estado, flujo.agente, decir, acciones)
 
 
 def _expandir(prompts: tuple[Prompt, ...], params: dict) -> list[Decir]:

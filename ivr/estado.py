@@ -28,6 +28,9 @@ class Estado:
     folio: str | None = None
     razon: str | None = None          # why the call went to the agents
     nodo_transferencia: str | None = None  # the node where it went to the agents
+    marcaciones: int = 0              # dials to the agents so far (one retry at most)
+    transferencia_id: int | None = None  # the latest transfer's record (whisper, callback)
+    transferencia_pendiente: dict | None = None  # a transfer the database couldn't take yet
     desenlace: str | None = None      # how the line's part ended ("cancelada", "transferida"...)
     terminada: bool = False           # the line's part is over: repeats get the cached answer
     previo: str | None = None         # the last TwiML answered, for a repeated webhook

@@ -26,10 +26,12 @@ NODOS = {
     "confirmacion": "confirmación",
     "sin_cita": "sin citas por cancelar",
     "cancelada": "folio de la cancelación",
+    "agente": "comunicación con un agente",
+    "reintento": "reintento de comunicación con un agente",
+    "devolucion_oferta": "oferta de devolución de llamada",
+    "devolucion": "confirmación del número para devolver la llamada",
     # Webhooks that are not nodes, where an internal error may transfer the call.
     "incoming": "inicio de la llamada",
-    "reintento_agente": "reintento de comunicación con un agente",
-    "transferencia": "fin de la comunicación con un agente",
     "fallback": "falla de la plataforma",
 }
 

@@ -14,7 +14,9 @@ import yaml
 
 from ivr.estado import CAMPOS as CAMPOS_ESTADO
 
-TIPOS_NODO = {"menu", "captura", "final"}
+TIPOS_NODO = {"menu", "captura", "final", "transferencia"}
+# Webhook paths that are not nodes: a node with one of these ids would never be reached.
+RESERVADOS = {"incoming", "status", "fallback", "susurro", "espera", "agente_estado"}
 TECLAS_MENU = set("0123456789*#")
 DESTINO_TEXTO = re.compile(r"^(?:(agente|fin):)?([a-z0-9_]+)$")
 # Twilio <Gather> attributes an operator may set (snake_case as the twilio library names them).
@@ -53,6 +55,8 @@ class Destino:
     fallo_identidad: bool = False
     no_entendido: bool = False
     repetir: bool = False
+    colgar: bool = False              # hang up after `decir`, with no closing prompt
+    desenlace: str | None = None      # the call's outcome; by default the `fin` prompt's id
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class Nodo:
     atajos: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # A final node: said when the caller has heard it (no answer, any key but * and 0).
     despedida: str | None = None
+    agotado: Destino | None = None    # where exhausted retries lead (default: an agent)
 
 
 @dataclass(frozen=True)
@@ -106,12 +111,20 @@ class Flujo:
     motivos: tuple[dict, ...]
     nodos: dict[str, Nodo]
     gather: dict = field(default_factory=dict)  # the defaults every <Gather> starts from
+    agente: str = "agente"            # the transfer node every "agente:<razón>" enters
+    max_marcaciones: int = 2          # dials to the agents in one call (the first, one retry)
 
     def destinos(self, nodo: Nodo) -> Iterable[Destino]:
         """Every destination a node can lead to."""
         yield from (o.destino for o in nodo.opciones.values())
         yield from nodo.resultados.values()
         yield from (Destino(ir=nid) for nid in nodo.atajos)
+        if nodo.agotado:
+            yield nodo.agotado
+
+    def tras_agente(self) -> set[str]:
+        """The nodes of the agents' part of the flow: the transfer node and what follows it."""
+        return _alcanzables(self, [self.agente])
 
     def prompts_usados(self) -> set[str]:
         """Every prompt id the flow refers to."""
@@ -158,7 +171,8 @@ def _destino(valor, donde: str, problemas: list[str]) -> Destino:
     if not isinstance(valor, dict):
         problemas.append(f"{donde}: destino mal formado: {valor!r}")
         return Destino()
-    conocidas = {"ir", "agente", "fin", "decir", "fallo_identidad", "no_entendido", "repetir"}
+    conocidas = {"ir", "agente", "fin", "decir", "fallo_identidad", "no_entendido", "repetir",
+                 "colgar", "desenlace"}
     extra = set(valor) - conocidas
     if extra:
         problemas.append(f"{donde}: claves desconocidas en destino: {sorted(extra)}")
@@ -173,17 +187,21 @@ def _destino(valor, donde: str, problemas: list[str]) -> Destino:
         fallo_identidad=bool(valor.get("fallo_identidad")),
         no_entendido=bool(valor.get("no_entendido")),
         repetir=bool(valor.get("repetir")),
+        colgar=bool(valor.get("colgar")),
+        desenlace=valor.get("desenlace"),
     )
-    terminales = [x for x in (destino.ir, destino.agente, destino.fin) if x]
+    terminales = [x for x in (destino.ir, destino.agente, destino.fin, destino.colgar) if x]
     if len(terminales) > 1:
-        problemas.append(f"{donde}: un destino lleva a un solo lugar (ir, agente o fin)")
+        problemas.append(f"{donde}: un destino lleva a un solo lugar (ir, agente, fin o colgar)")
+    if destino.colgar and not destino.desenlace:
+        problemas.append(f"{donde}: colgar necesita un desenlace")
     if not terminales and not (destino.no_entendido or destino.repetir):
         problemas.append(f"{donde}: el destino no lleva a ningún lado")
     return destino
 
 
 CLAVES_NODO = {"tipo", "prompt", "repetir", "ayuda", "gather", "opciones", "accion", "al_entrar",
-               "resultados", "si", "no", "reintento", "atajos", "despedida"}
+               "resultados", "si", "no", "reintento", "atajos", "despedida", "agotado"}
 
 
 def _nodo(nid: str, datos: dict, gather_base: dict, problemas: list[str]) -> Nodo:
@@ -209,7 +227,8 @@ def _nodo(nid: str, datos: dict, gather_base: dict, problemas: list[str]) -> Nod
         if not isinstance(op, dict):
             problemas.append(f"{d}: opción mal formada")
             continue
-        destino_datos = {k: op[k] for k in ("ir", "agente", "fin", "decir", "repetir") if k in op}
+        destino_datos = {k: op[k] for k in ("ir", "agente", "fin", "decir", "repetir", "colgar",
+                                          "desenlace") if k in op}
         accion = op.get("accion")
         mensaje = op.get("mensaje")
         if mensaje or accion:
@@ -232,7 +251,7 @@ def _nodo(nid: str, datos: dict, gather_base: dict, problemas: list[str]) -> Nod
     if not prompt:
         problemas.append(f"{donde}: falta prompt")
     ayuda = _prompts(datos.get("ayuda"), donde, problemas)
-    if not ayuda and tipo != "final":
+    if not ayuda and tipo not in ("final", "transferencia"):  # they ask the caller nothing
         problemas.append(f"{donde}: falta ayuda (la instrucción completa con ejemplo)")
     if tipo == "final" and not datos.get("despedida"):
         problemas.append(f"{donde}: un nodo final necesita despedida")
@@ -240,8 +259,10 @@ def _nodo(nid: str, datos: dict, gather_base: dict, problemas: list[str]) -> Nod
     if not isinstance(atajos, dict):
         problemas.append(f"{donde}: atajos mal formados")
         atajos = {}
-    if tipo == "captura" and not datos.get("accion"):
-        problemas.append(f"{donde}: un nodo de captura necesita una accion")
+    if tipo in ("captura", "transferencia") and not datos.get("accion"):
+        problemas.append(f"{donde}: un nodo de {tipo} necesita una accion")
+    if nid in RESERVADOS:
+        problemas.append(f"{donde}: {nid!r} es el nombre de un webhook; elija otro")
     if tipo == "menu" and not opciones:
         problemas.append(f"{donde}: un menú necesita opciones")
     repetir = _prompts(datos.get("repetir"), donde, problemas) or prompt
@@ -261,6 +282,8 @@ def _nodo(nid: str, datos: dict, gather_base: dict, problemas: list[str]) -> Nod
         resultados=resultados,
         si=str(datos["si"]) if "si" in datos else None,
         no=str(datos["no"]) if "no" in datos else None,
+        agotado=(_destino(datos["agotado"], f"{donde}, agotado", problemas)
+                 if "agotado" in datos else None),
     )
 
 
@@ -282,6 +305,8 @@ def construir(datos: dict) -> tuple[Flujo, list[str]]:
         motivos=tuple(datos.get("motivos") or ()),
         nodos=nodos,
         gather=gather_base,
+        agente=str(datos.get("agente", "agente")),
+        max_marcaciones=int(datos.get("max_marcaciones", 2)),
     )
     return flujo, problemas
 
@@ -291,6 +316,8 @@ def validar(flujo: Flujo, prompts: set[str], acciones: Mapping[str, Set[str]]) -
     problemas = []
     if flujo.inicio not in flujo.nodos:
         problemas.append(f"el nodo de inicio {flujo.inicio!r} no existe")
+    if getattr(flujo.nodos.get(flujo.agente), "tipo", None) != "transferencia":
+        problemas.append(f"agente: {flujo.agente!r} debe ser un nodo de tipo transferencia")
     codigos = [m.get("codigo") for m in flujo.motivos]
     if not flujo.motivos or len(set(codigos)) != len(codigos):
         problemas.append("motivos: hace falta al menos uno, cada uno con un código distinto")
@@ -329,9 +356,10 @@ def validar(flujo: Flujo, prompts: set[str], acciones: Mapping[str, Set[str]]) -
     return problemas
 
 
-def _alcanzables(flujo: Flujo) -> set[str]:
+def _alcanzables(flujo: Flujo, desde: list[str] | None = None) -> set[str]:
     vistos: set[str] = set()
-    pendientes = [flujo.inicio]
+    # By default from the start, and from the agent node: "0" reaches it from anywhere.
+    pendientes = list(desde or [flujo.inicio, flujo.agente])
     while pendientes:
         nid = pendientes.pop()
         if nid in vistos or nid not in flujo.nodos:

@@ -12,7 +12,8 @@ from ivr import acciones, flows
 from ivr.domain import horario as horarios
 from ivr.flows import Flujo
 from ivr.prompts import Catalogo
-from ivr.twiml import Agentes, Render
+from ivr.transferencia import Agentes
+from ivr.twiml import Render
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def cargar(config) -> Linea:
     except ValueError as e:
         raise RuntimeError(
             f"AGENT_HOURS / horario_agentes inválido ({texto_horario!r}): {e}") from e
-    render = Render(catalogo, flujo, config.get("PUBLIC_BASE_URL") or "")
+    render = Render(catalogo, flujo, config.get("PUBLIC_BASE_URL") or "",
+                    config.get("AGENT_DIAL"), config.get("TWILIO_WORKFLOW_SID"))
     return Linea(flujo, catalogo, horario, render, config.get("AGENT_DIAL"),
                  config.get("TWILIO_WORKFLOW_SID"))
 

@@ -20,12 +20,14 @@ How the phone follows TwiML (the Twilio behaviour it copies, and where it simpli
   `actionOnEmptyResult="true"`; else the document goes on with the verb after the Gather.
 - <Dial>: the outcome is `resultado_dial` ("completed" by default: an agent answers). The
   whisper (`url` of <Number>/<Sip>/<Client>) is fetched as Twilio fetches it for the agent's
-  leg. Answered, the caller is bridged: the phone stops, `estado` is "transferred" and
-  `terminada` is true; `terminar_puente()` (the agent hangs up) or `colgar()` ends the bridge,
-  which posts `DialCallStatus=completed` to the Dial's `action`. Not answered, the phone posts
-  DialCallStatus to `action` and follows the answer, or without `action` goes on with the
-  next verb. <Enqueue> likewise with `resultado_cola` ("bridged") and `QueueResult`; its
-  `waitUrl` is fetched once and heard by the caller.
+  leg; the leg's `statusCallback` (on the noun) gets the events its `statusCallbackEvent` lists
+  (initiated, ringing, answered, completed; "completed" alone by default) with the leg's
+  CallSid, ParentCallSid and CallStatus. Answered, the caller is bridged: the phone stops,
+  `estado` is "transferred" and `terminada` is true; `terminar_puente()` (the agent hangs up)
+  or `colgar()` ends the bridge, which posts `DialCallStatus=completed` to the Dial's
+  `action`. Not answered, the phone posts DialCallStatus to `action` and follows the answer,
+  or without `action` goes on with the next verb. <Enqueue> likewise with `resultado_cola`
+  ("bridged") and `QueueResult`; its `waitUrl` is fetched once and heard by the caller.
 - A response that is not 200 with an XML content type (or not a TwiML <Response>) is what
   Twilio answers with "an application error has occurred" and a hang-up: the phone records
   `("application-error", status, url)` and ends the call.
@@ -38,6 +40,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TextIO
 from urllib import error as urlerror
@@ -166,6 +169,17 @@ def _veces(el: ElementTree.Element) -> int:
         return 1
 
 
+@dataclass
+class _Pierna:
+    """The agent's leg of a <Dial>: its sid, where it goes, the noun's attributes."""
+
+    sid: str
+    destino: str
+    datos: dict
+    doc_url: str
+    secuencia: int = 0
+
+
 class Telefono:
     """One inbound call to the line, followed verb by verb as Twilio does.
 
@@ -212,6 +226,7 @@ class Telefono:
         self._gather_en_curso: ElementTree.Element | None = None
         self._puente: tuple[str, ElementTree.Element] | None = None
         self._ultima_peticion: tuple[str, str, dict] | None = None
+        self._pierna: _Pierna | None = None  # the agent's leg of the current <Dial>
         self._desde_entrada = 0
 
     # -- what a test looks at ---------------------------------------------------------------
@@ -454,19 +469,48 @@ class Telefono:
         resultado = self.resultado_dial
         if resultado not in RESULTADOS_DIAL:
             raise ValueError(f"resultado_dial debe ser uno de {RESULTADOS_DIAL}: {resultado!r}")
-        if resultado == "completed" and datos.get("url"):
-            if not self._susurro(atributos["url"], datos.get("method", "POST").upper(), destino):
+        self._pierna = _Pierna(_sid("CA"), destino, datos, self._doc_url)
+        self._progreso_pierna("initiated", "initiated")
+        if resultado not in ("busy", "failed"):  # a busy or failed number never rings
+            self._progreso_pierna("ringing", "ringing")
+        if resultado == "completed":
+            self._progreso_pierna("answered", "in-progress")
+            if datos.get("url") and not self._susurro(
+                    atributos["url"], datos.get("method", "POST").upper(), destino):
                 resultado = "failed"  # the agent's leg met an application error and dropped
         if resultado == "completed":
             self.transferido_a = destino
             self._puente = ("dial", el)
             self._gather_en_curso = None
             return
+        self._progreso_pierna("completed", resultado)
         self._tras_dial(el, {"DialCallStatus": resultado}, seguir=True)
+
+    def _progreso_pierna(self, evento: str, estado: str) -> None:
+        """Post the agent leg's progress to its statusCallback, for the events it asked for
+        (Twilio: statusCallbackEvent, "completed" by default); the answer is not followed."""
+        pierna = self._pierna
+        url = pierna.datos.get("statusCallback") if pierna else None
+        if not url:
+            return
+        eventos = (pierna.datos.get("statusCallbackEvent") or "completed").split()
+        if evento not in eventos:
+            return
+        url = urljoin(pierna.doc_url, url)
+        pierna.secuencia += 1
+        params = {"CallSid": pierna.sid, "ParentCallSid": self.call_sid,
+                  "AccountSid": self.account_sid, "From": self.desde, "To": pierna.destino,
+                  "CallStatus": estado, "Direction": "outbound-dial", "ApiVersion": API_VERSION,
+                  "CallbackSource": "call-progress-events",
+                  "SequenceNumber": str(pierna.secuencia - 1),
+                  "Timestamp": formatdate(usegmt=True)}
+        self._registrar(("agent-status", estado, self._ruta(url)))
+        self._pedir(pierna.datos.get("statusCallbackMethod", "POST").upper(), url, params)
 
     def _susurro(self, url: str, metodo: str, destino: str) -> bool:
         """Fetch the whisper the agent hears before the bridge; False on an application error."""
-        params = {"CallSid": _sid("CA"), "ParentCallSid": self.call_sid,
+        params = {"CallSid": self._pierna.sid if self._pierna else _sid("CA"),
+                  "ParentCallSid": self.call_sid,
                   "AccountSid": self.account_sid, "From": self.desde, "To": destino,
                   "CallStatus": "in-progress", "Direction": "outbound-dial",
                   "ApiVersion": API_VERSION}
@@ -497,7 +541,9 @@ class Telefono:
         tipo, el = self._puente
         self._puente = None
         if tipo == "dial":
-            resultado = {"DialCallStatus": "completed", "DialCallSid": _sid("CA"),
+            self._progreso_pierna("completed", "completed")
+            resultado = {"DialCallStatus": "completed",
+                         "DialCallSid": self._pierna.sid if self._pierna else _sid("CA"),
                          "DialCallDuration": "1"}
         else:
             resultado = {"QueueResult": "bridged", "QueueSid": _sid("QU"), "QueueTime": "0"}
@@ -607,8 +653,9 @@ class Telefono:
     def _cargar(self, metodo: str, url: str, params: dict, entrante: bool = False) -> bool:
         """Request the next document of the call and make it current; False if the call ended."""
         documento = self._documento(metodo, url, params, seguir=False, actualizar=True)
-        if documento is None and entrante and self.ruta_fallback:
-            # The number's "primary handler fails" URL: Twilio asks it before giving up.
+        if documento is None and self.ruta_fallback:
+            # The number's "primary handler fails" URL: Twilio asks it, with the same
+            # parameters, before giving up (for the incoming webhook and the ones after it).
             estado, _, _ = self.ultima_respuesta
             fallback = self.public_base_url + self.ruta_fallback
             params = {**params, "ErrorCode": "11200" if estado != 200 else "12100",

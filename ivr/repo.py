@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -179,10 +179,22 @@ def ultima_transferencia(session: Session, call_sid: str) -> Transferencia | Non
         .order_by(Transferencia.creada_en.desc(), Transferencia.id.desc()).limit(1)).first()
 
 
-def actualizar_dial_status(session: Session, call_sid: str,
+SIN_MARCAR = ("fuera_de_horario", "sin_destino")  # transfers recorded without a dial
+
+
+def contar_marcaciones(session: Session, call_sid: str) -> int:
+    """How many times the line dialled (or queued for) the agents in this call."""
+    return session.scalar(
+        select(func.count()).select_from(Transferencia)
+        .where(Transferencia.call_sid == call_sid,
+               or_(Transferencia.dial_status.is_(None),
+                   Transferencia.dial_status.not_in(SIN_MARCAR))))
+
+
+def actualizar_dial_status(session: Session, transferencia_id: int,
                            dial_status: str) -> Transferencia | None:
-    """Record how the call's latest transfer ended (Dial/Enqueue status)."""
-    transferencia = ultima_transferencia(session, call_sid)
+    """Record how this transfer's dial or queue ended (DialCallStatus/QueueResult)."""
+    transferencia = session.get(Transferencia, transferencia_id)
     if transferencia is not None:
         transferencia.dial_status = dial_status
         session.flush()

@@ -3,45 +3,25 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Enqueue, VoiceResponse
 
-from ivr.dialog import Colgar, Decir, Escuchar, Salida, Transferir
+from ivr.dialog import Colgar, Decir, Escuchar, Marcar, Salida
 from ivr.flows import Flujo
 from ivr.prompts import Catalogo
-
-
-@dataclass(frozen=True)
-class Agentes:
-    """Whether and where a transfer can go right now."""
-
-    destino: str | None      # AGENT_DIAL: E.164 number or sip: URI
-    abierto: bool            # inside agent hours
-    horario: str             # the hours, as said to the caller
-    workflow_sid: str | None = None   # TWILIO_WORKFLOW_SID: TaskRouter instead of a dial
-
-    @property
-    def disponibles(self) -> bool:
-        """A transfer can reach someone now."""
-        return self.abierto and bool(self.destino or self.workflow_sid)
-
-
-@dataclass(frozen=True)
-class Pase:
-    """One transfer: its record's id (for the whisper) and the context for a TaskRouter task."""
-
-    id: int | None = None
-    tarea: dict | None = None
 
 
 class Render:
     """Builds TwiML documents in the flow's language and voice."""
 
-    def __init__(self, catalogo: Catalogo, flujo: Flujo, base_url: str = ""):
+    def __init__(self, catalogo: Catalogo, flujo: Flujo, base_url: str = "",
+                 destino: str | None = None, workflow_sid: str | None = None):
         self.catalogo = catalogo
         self.flujo = flujo
         self.base_url = base_url.rstrip("/")
+        self.destino = destino            # AGENT_DIAL: E.164 number or sip: URI
+        self.workflow_sid = workflow_sid  # TWILIO_WORKFLOW_SID: TaskRouter instead of a dial
 
     def url(self, ruta: str) -> str:
         """Where Twilio should post or fetch: the public base URL when set, else a path."""
@@ -54,8 +34,8 @@ class Render:
         else:
             padre.say(locucion.texto, voice=self.flujo.voz, language=self.flujo.idioma)
 
-    def salida(self, salida: Salida, agentes: Agentes, pase: Pase | None = None) -> str:
-        """The TwiML for one dialog answer."""
+    def salida(self, salida: Salida, call_sid: str, transferencia_id: int | None = None) -> str:
+        """The TwiML for one dialog answer (a dial names the call and its transfer record)."""
         r = VoiceResponse()
         fin = salida.fin
         if isinstance(fin, Escuchar):
@@ -66,51 +46,62 @@ class Render:
             return str(r)
         for d in salida.decir:
             self._decir(r, d)
-        if isinstance(fin, Transferir):
-            self._transferir(r, agentes, pase or Pase())
+        if isinstance(fin, Marcar):
+            self._marcar(r, fin, call_sid, transferencia_id)
         elif isinstance(fin, Colgar):
             r.hangup()
         return str(r)
 
-    def _transferir(self, r: VoiceResponse, agentes: Agentes, pase: Pase,
-                    reintento: bool = False) -> None:
-        if not agentes.abierto:
-            self._decir(r, Decir("agente_fuera_de_horario", {"horario": agentes.horario}))
-            self._sin_agente(r)
-            return
-        if not agentes.disponibles:
-            self._decir(r, Decir("agente_no_disponible"))
-            self._sin_agente(r)
-            return
-        self._decir(r, Decir("agente_transferencia"))
-        # The retry's outcome must not offer another retry, even when the call's state is gone.
-        accion = self.url("/voice/transferencia" + ("?reintento=1" if reintento else ""))
-        if agentes.workflow_sid:
-            enqueue = Enqueue(workflow_sid=agentes.workflow_sid, action=accion, method="POST",
+    def _marcar(self, r: VoiceResponse, fin: Marcar, call_sid: str,
+                transferencia_id: int | None) -> None:
+        # How the dial ends is posted to the transfer node, as a Gather posts to its node.
+        accion = self.url(f"/voice/{fin.nodo}")
+        if self.workflow_sid:
+            enqueue = Enqueue(workflow_sid=self.workflow_sid, action=accion, method="POST",
                               wait_url=self.url("/voice/espera"), wait_url_method="POST")
-            enqueue.task(json.dumps(pase.tarea or {}, ensure_ascii=False, sort_keys=True))
+            enqueue.task(json.dumps(fin.params.get("tarea") or {}, ensure_ascii=False,
+                                    sort_keys=True))
             r.append(enqueue)
             return
-        # answerOnBridge: the caller keeps hearing ringing, not silence, until an agent answers;
-        # the whisper (url=) is played to the agent alone before the bridge.
+        # The agent's leg: the whisper (url=) is played to the agent alone before the bridge,
+        # and its progress (statusCallback) marks the transfer "en línea" on the agents' page.
+        # Both name the call (its state speaks when the record is missing) and the record.
+        consulta = urlencode({"call": call_sid, **({"t": transferencia_id}
+                                                   if transferencia_id is not None else {})})
+        pierna = {
+            "url": self.url(f"/voice/susurro?{consulta}"), "method": "POST",
+            "status_callback": self.url(f"/voice/agente_estado?{consulta}"),
+            "status_callback_method": "POST",
+            "status_callback_event": "initiated ringing answered completed",
+        }
+        # answerOnBridge: the caller keeps hearing ringing, not silence, until an agent answers.
         dial = Dial(action=accion, method="POST", answer_on_bridge="true")
-        susurro = self.url(f"/voice/susurro?t={pase.id}") if pase.id is not None else None
-        if agentes.destino.startswith("sip:"):
-            dial.sip(agentes.destino, url=susurro, method="POST" if susurro else None)
+        if self.destino.startswith("sip:"):
+            dial.sip(self.destino, **pierna)
         else:
-            dial.number(agentes.destino, url=susurro, method="POST" if susurro else None)
+            dial.number(self.destino, **pierna)
         r.append(dial)
 
-    def susurro(self, texto: str) -> str:
+    def susurro(self, params: dict) -> str:
         """What the agent hears before the bridge."""
         r = VoiceResponse()
-        r.say(texto, voice=self.flujo.voz, language=self.flujo.idioma)
+        self._decir(r, Decir("susurro", params))
+        return str(r)
+
+    def disculpa_agente(self) -> str:
+        """The whisper when nothing is known of the call (neither its record nor its state)."""
+        return self.susurro_prompt("susurro_sin_contexto")
+
+    def susurro_prompt(self, prompt: str) -> str:
+        """One prompt for the agent, before the bridge."""
+        r = VoiceResponse()
+        self._decir(r, Decir(prompt))
         return str(r)
 
     def espera(self, posicion: str | None, musica: str | None) -> str:
         """Hold while queued for an agent: the caller's position, then music or a pause."""
         r = VoiceResponse()
-        if posicion and posicion.isdigit():
+        if posicion and posicion.isascii() and posicion.isdigit():
             self._decir(r, Decir("agente_posicion", {"posicion": posicion}))
         if musica:
             r.play(musica)
@@ -118,45 +109,12 @@ class Render:
             r.pause(length=15)
         return str(r)
 
-    def _sin_agente(self, r: VoiceResponse) -> None:
-        self._decir(r, Decir("alternativa_web"))
-        self._decir(r, Decir("despedida"))
-        r.hangup()
-
-    def fin_de_transferencia(self, completada: bool, primera_vez: bool = True) -> str:
-        """After <Dial>/<Enqueue>: hang up after a conversation; else apologise, offer a retry."""
+    def disculpa(self, prompts: tuple[str, ...]) -> str:
+        """From memory alone, for when neither the state nor the flow can be followed: say the
+        prompts and hang up."""
         r = VoiceResponse()
-        if completada:
-            r.hangup()
-            return str(r)
-        self._decir(r, Decir("agente_no_contesto"))
-        self._decir(r, Decir("alternativa_web"))
-        if primera_vez:
-            gather = r.gather(action=self.url("/voice/reintento_agente"), method="POST",
-                              **_atributos({**self.flujo.gather, "num_digits": 1,
-                                            "hints": "intentar de nuevo, terminar"}))
-            self._decir(gather, Decir("agente_reintentar"))
-        self._decir(r, Decir("despedida"))
-        r.hangup()
-        return str(r)
-
-    def transferir(self, agentes: Agentes, pase: Pase | None = None,
-                   antes: tuple[str, ...] = (), reintento: bool = False) -> str:
-        """A transfer on its own, with prompts before it."""
-        r = VoiceResponse()
-        for prompt in antes:
+        for prompt in prompts:
             self._decir(r, Decir(prompt))
-        self._transferir(r, agentes, pase or Pase(), reintento)
-        return str(r)
-
-    def disculpa(self, agentes: Agentes, prompt: str = "error_interno") -> str:
-        """Apology and transfer, from memory only: valid when Redis or the database is down."""
-        return self.transferir(agentes, antes=(prompt,))
-
-    def despedida(self) -> str:
-        """Goodbye and hang up."""
-        r = VoiceResponse()
-        self._decir(r, Decir("despedida"))
         r.hangup()
         return str(r)
 

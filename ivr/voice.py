@@ -7,16 +7,15 @@ import traceback
 from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
+from werkzeug.exceptions import HTTPException
 
-from ivr import acciones, cancelacion, db, dialog, etiquetas, linea, logs, repo
-from ivr.dialog import Colgar, Transferir
-from ivr.domain import fechas, habla
+from ivr import acciones, cancelacion, db, dialog, linea, logs, repo, transferencia
+from ivr.dialog import Colgar, Decir, Marcar
 from ivr.estado import Estado
-from ivr.models import Cita
 from ivr.models import Llamada as LlamadaRegistrada
 from ivr.store import StoreError
-from ivr.twiml import Agentes, Pase
 from ivr.webhook import Webhook
 
 log = logging.getLogger(__name__)
@@ -24,6 +23,7 @@ bp = Blueprint("voice", __name__)
 ESTADOS_FINALES = {"completed", "busy", "failed", "no-answer", "canceled"}
 VACIO = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 COLGAR = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup /></Response>'
+SOLO_DISCULPA = ("error_interno", "alternativa_web", "despedida")  # no dial: said from memory
 
 
 def init_app(app) -> None:
@@ -76,109 +76,103 @@ def _seguro(fn: Callable[..., Response]) -> Callable[..., Response]:
         wh = Webhook.leer(request.form)
         try:
             return fn(wh, *args, **kwargs)
+        except HTTPException:
+            raise  # a 404 for a path that is no node: nothing to apologise for, nothing recorded
         except Exception as e:  # noqa: BLE001 - the caller must always hear something valid
             db.descartar()
             # Only the exception's type and frames: messages may carry personal data (SQL params).
             frames = "".join(traceback.format_tb(e.__traceback__))
             log.error("error interno call=%s ruta=%s: %s\n%s", wh.call_sid, request.path,
                       type(e).__name__, frames)
-            return _xml(_disculpa(wh))
+            return _xml(_disculpa(wh, request.path.rsplit("/", 1)[-1]))
 
     envoltura.__name__ = fn.__name__
     return envoltura
 
 
-CONTEXTO = ("desde", "ruta", "documento_por", "motivo", "solicitante_tipo", "solicitante_nombre")
-
-
-def _pase(estado: Estado, agentes: Agentes, ahora) -> Pase:
-    """Record the transfer with its context; the record's id feeds the agent's whisper."""
-    contexto = {campo: getattr(estado, campo) for campo in CONTEXTO}
-    if not agentes.abierto:
-        dial_status = "fuera_de_horario"
-    elif not agentes.disponibles:
-        dial_status = "sin_destino"
-    else:
-        dial_status = None
-    registro = repo.registrar_transferencia(
-        db.sesion(), call_sid=estado.call_sid, razon=estado.razon,
-        nodo=estado.nodo_transferencia, identificado=bool(estado.derechohabiente_id),
-        derechohabiente_id=estado.derechohabiente_id, cita_id=estado.cita_id,
-        creada_en=ahora, dial_status=dial_status, contexto=contexto,
-    )
-    db.sesion().flush()
-    tarea = {
-        "tipo": "cancelacion_cita",
-        "transferencia_id": registro.id,
-        "call_sid": estado.call_sid,
-        "razon": estado.razon,
-        "razon_texto": etiquetas.razon(estado.razon),
-        "ultimo_paso": estado.nodo_transferencia,
-        "identificado": bool(estado.derechohabiente_id),
-        "derechohabiente_id": estado.derechohabiente_id,
-        "cita_id": estado.cita_id,
-        "cita": _fecha_de_cita(estado.cita_id),
-        "motivo": (estado.motivo or {}).get("texto"),
-    }
-    return Pase(id=registro.id, tarea=tarea)
-
-
-def _fecha_de_cita(cita_id: int | None) -> str | None:
-    cita = db.sesion().get(Cita, cita_id) if cita_id else None
-    return fechas.dia_y_fecha(cita.fecha) if cita else None
-
-
-def _disculpa(wh: Webhook) -> str:
-    """Apologise and transfer; the transfer is recorded if the database still answers."""
-    ln = linea.actual()
+def _contexto() -> acciones.Contexto:
     ahora = _ahora()
-    agentes = ln.agentes(ahora)
-    pase = None
+    return acciones.Contexto(sesion=db.sesion, ahora=ahora,
+                             destinos=cancelacion.destinos_de(current_app.config),
+                             agentes=linea.actual().agentes(ahora))
+
+
+def _disculpa(wh: Webhook, donde: str) -> str:
+    """Apologise and go to the agents through the flow, from what is known of the call.
+
+    After a dial's result there is no second dial from here (that could loop): the apology,
+    the web alternative and goodbye. Whatever else fails, the same words from memory."""
+    ln = linea.actual()
+    if wh.marcacion:
+        return ln.render.disculpa(SOLO_DISCULPA)
     try:
-        estado = Estado(call_sid=wh.call_sid, desde=wh.desde, razon="error_interno",
-                        nodo_transferencia=request.path.rsplit("/", 1)[-1])
-        pase = _pase(estado, agentes, ahora)
-        # The call's state may be what failed: its outcome is recorded here, not left to it.
-        repo.registrar_llamada(db.sesion(), wh.call_sid, desde=wh.desde,
-                               desenlace="transferida", razon="error_interno")
-        db.confirmar()
-    except Exception as e:  # noqa: BLE001 - the apology must go out even with the DB down
+        try:
+            estado = _store().get(wh.call_sid)
+        except StoreError:
+            estado = None
+        if estado is None or estado.terminada:
+            estado = Estado(call_sid=wh.call_sid, desde=wh.desde,
+                            nodo=donde if donde in ln.flujo.nodos else None)
+        salida = dialog.transferir(ln.flujo, estado, "error_interno", [Decir("error_interno")],
+                                   acciones.para(_contexto()))
+        return _responder(wh, estado, salida).get_data(as_text=True)
+    except Exception as e:  # noqa: BLE001 - the apology must go out even with everything down
         db.descartar()
-        log.error("transferencia sin registrar call=%s: %s", wh.call_sid, type(e).__name__)
-    return ln.render.transferir(agentes, pase, antes=("error_interno",),
-                                reintento=_es_reintento())
+        log.error("disculpa sin transferencia call=%s: %s", wh.call_sid, type(e).__name__)
+        return ln.render.disculpa(SOLO_DISCULPA)
 
 
-def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida, entrada_tipo: str) -> Response:
-    """Record transfers, commit the agenda, save the state, render TwiML."""
+def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida) -> Response:
+    """Commit the step's work, record the call, save the state, render TwiML."""
     ln = linea.actual()
-    ahora = _ahora()
-    agentes = ln.agentes(ahora)
-    pase = None
-    if isinstance(salida.fin, Transferir):
-        pase = _pase(estado, agentes, ahora)
-    texto = ln.render.salida(salida, agentes, pase)
-    terminal = isinstance(salida.fin, (Transferir, Colgar))
+    marcar = isinstance(salida.fin, Marcar)
+    terminal = isinstance(salida.fin, Colgar)
     # At a final node (the folio) the line's part is done, though * may still repeat it.
     hecha = terminal or (isinstance(salida.fin, dialog.Escuchar)
                          and ln.flujo.nodos[salida.fin.nodo].tipo == "final")
-    if hecha:
-        # Recorded now: the state may expire before the status callback (a long talk with
-        # an agent), and the outcome must not depend on it.
-        _registrar_desenlace(wh, estado)
-    db.confirmar()
-    if terminal:
-        estado.terminada = True
+    db.confirmar()  # the step's own work first (a cancellation): if it fails, nothing is said
+    _escribir_pendiente(estado)
+    try:
+        if hecha or marcar:
+            # Recorded now: the state may expire before the status callback (a long talk with
+            # an agent), and the outcome must not depend on it.
+            _registrar_desenlace(wh, estado)
+        db.confirmar()
+    except SQLAlchemyError as e:
+        db.descartar()
+        if not marcar:
+            raise
+        # The database is away: the dial still goes out, the whisper speaks from the state,
+        # and the transfer is written by a later webhook of this call.
+        log.error("llamada sin registrar call=%s: %s", wh.call_sid, type(e).__name__)
+    texto = ln.render.salida(salida, estado.call_sid, estado.transferencia_id)
+    estado.terminada = terminal
     estado.previo = texto
     try:
         _store().save(wh.call_sid, estado)
     except StoreError:
-        if not hecha:
+        if not (hecha or estado.razon):
             raise  # the next step would find no state: apologise and transfer now
-        # The line's part is over and the agenda is committed (the folio exists): the caller
-        # must still hear it. Only a repeat of this webhook would lack its cached answer.
-        log.error("estado sin guardar al final de la llamada call=%s", wh.call_sid)
+        # The line's part is over, or the call is with the agents' part of the flow, which a
+        # later webhook can take up from the database's records: the caller must still hear
+        # this answer (a folio, a dial). Only a repeat of this webhook lacks its cached answer.
+        log.error("estado sin guardar call=%s", wh.call_sid)
     return _xml(texto)
+
+
+def _escribir_pendiente(estado: Estado) -> None:
+    """Write a transfer the database couldn't take earlier, now that it may answer again."""
+    if not estado.transferencia_pendiente:
+        return
+    antes = (estado.transferencia_id, estado.transferencia_pendiente)
+    try:
+        transferencia.escribir_pendiente(db.sesion(), estado)
+        db.confirmar()
+    except SQLAlchemyError as e:
+        db.descartar()
+        estado.transferencia_id, estado.transferencia_pendiente = antes
+        log.error("transferencia aún sin registrar call=%s: %s", estado.call_sid,
+                  type(e).__name__)
 
 
 def _llamada_terminada(call_sid: str) -> bool:
@@ -199,18 +193,34 @@ def _registrar_desenlace(wh: Webhook, estado: Estado, **mas) -> LlamadaRegistrad
     return registro
 
 
-def _contexto() -> acciones.Contexto:
-    return acciones.Contexto(sesion=db.sesion, ahora=_ahora(),
-                             destinos=cancelacion.destinos_de(current_app.config))
-
-
 def _nueva_llamada(wh: Webhook, prefijo: list[dialog.Decir] | None = None) -> Response:
     ln = linea.actual()
     estado = dialog.estado_inicial(wh.call_sid, wh.desde)
     estado, salida = dialog.iniciar(ln.flujo, estado, acciones.para(_contexto()))
     if prefijo:
         salida = dialog.Salida(tuple(prefijo) + salida.decir, salida.fin)
-    return _responder(wh, estado, salida, "llamada")
+    return _responder(wh, estado, salida)
+
+
+def _estado_de_registros(wh: Webhook, nodo: str) -> Estado | None:
+    """The state of a call in the agents' part of the flow, rebuilt from its transfer records
+    when the store lost it or can't be read: who, why, and how many dials (so the one-retry
+    rule holds without the store). None for any other node: guessing there would mislead."""
+    ln = linea.actual()
+    if nodo not in ln.flujo.tras_agente():
+        return None
+    registro = repo.ultima_transferencia(db.sesion(), wh.call_sid)
+    if registro is None:
+        return None
+    estado = Estado(call_sid=wh.call_sid, desde=wh.desde, nodo=nodo, razon=registro.razon,
+                    nodo_transferencia=registro.nodo, transferencia_id=registro.id,
+                    derechohabiente_id=registro.derechohabiente_id, cita_id=registro.cita_id,
+                    marcaciones=repo.contar_marcaciones(db.sesion(), wh.call_sid),
+                    desenlace="sin_agente")
+    contexto = registro.contexto or {}
+    estado.cambiar({k: contexto[k] for k in transferencia.CONTEXTO if contexto.get(k)})
+    estado.desde = estado.desde or wh.desde
+    return estado
 
 
 @bp.post("/voice/incoming")
@@ -225,137 +235,105 @@ def incoming(wh: Webhook) -> Response:
 
 
 @bp.post("/voice/status")
-@_seguro
-def status(wh: Webhook) -> Response:
-    """Call status changes: on the end of the call, record its outcome and drop its state."""
-    if wh.call_status in ESTADOS_FINALES:
+def status() -> Response:
+    """Call status changes: on the end of the call, record its outcome and drop its state.
+
+    It only records: it never transfers nor creates a transfer, whatever is down. Without the
+    state, what the call's record already holds (who, why) is kept."""
+    wh = Webhook.leer(request.form)
+    if wh.call_status not in ESTADOS_FINALES:
+        return _xml(VACIO)
+    try:
         estado = _store().get(wh.call_sid)
+        store_ok = True
+    except StoreError:
+        estado, store_ok = None, False
+    try:
         if estado is not None:
+            transferencia.escribir_pendiente(db.sesion(), estado)
             registro = _registrar_desenlace(wh, estado, terminada_en=_ahora())
         else:
-            # The state is gone (a long talk with an agent outlives its TTL): keep what was
-            # recorded when the line let the call go, and only say when it ended.
+            # The state is gone (a long talk with an agent outlives its TTL) or unreadable:
+            # keep what was recorded when the line let the call go, and say when it ended.
             registro = repo.registrar_llamada(db.sesion(), wh.call_sid, terminada_en=_ahora(),
                                               desde=wh.desde)
             registro.desenlace = registro.desenlace or f"colgo_{wh.call_status}"
         desenlace = registro.desenlace
         db.confirmar()
-        _store().delete(wh.call_sid)
-        logs.anotar(call_outcome=desenlace)
+    except Exception as e:  # noqa: BLE001 - Twilio ignores this answer: it only must be valid
+        db.descartar()
+        log.error("fin de llamada sin registrar call=%s: %s", wh.call_sid, type(e).__name__)
+        return _xml(VACIO)
+    if store_ok:
+        try:
+            _store().delete(wh.call_sid)
+        except StoreError:
+            log.error("estado sin borrar call=%s (expirará)", wh.call_sid)
+    logs.anotar(call_outcome=desenlace)
     return _xml(VACIO)
 
 
 @bp.post("/voice/fallback")
-def fallback() -> Response:
-    """Primary handler failed (Twilio's side): apologise and transfer, touching nothing else."""
-    ln = linea.actual()
-    return _xml(ln.render.disculpa(ln.agentes(_ahora())))
-
-
-COMPLETADAS = {"completed", "answered", "bridged"}  # a conversation with an agent happened
-
-
-def _es_reintento() -> bool:
-    """Whether this request belongs to the one retry of a failed transfer (kept in the URL, so
-    it holds even when the call's state is gone)."""
-    return request.args.get("reintento") == "1" or request.path == "/voice/reintento_agente"
-
-
-@bp.post("/voice/transferencia")
-def transferencia() -> Response:
-    """How the <Dial> or <Enqueue> to the agents ended: after a conversation, hang up; else
-    apologise, give the web alternative and offer one more try (once).
-
-    Not wrapped in the apology-and-transfer of the other webhooks: transferring again from
-    here could loop. Whatever fails, the caller hears the apology and the web alternative."""
-    wh = Webhook.leer(request.form)
-    call_sid = wh.call_sid
-    resultado = wh.dial_call_status or wh.queue_result or ""
-    render = linea.actual().render
-    try:
-        repo.actualizar_dial_status(db.sesion(), call_sid, resultado)
-        db.confirmar()
-    except Exception as e:  # noqa: BLE001 - the outcome is still answered
-        db.descartar()
-        log.error("resultado de transferencia sin registrar call=%s: %s", call_sid,
-                  type(e).__name__)
-    if resultado == "hangup":  # the caller hung up while queued: nobody to talk to
-        return _xml(VACIO)
-    if resultado in COMPLETADAS:
-        return _xml(render.fin_de_transferencia(True))
-    return _xml(render.fin_de_transferencia(False, primera_vez=not _es_reintento()))
-
-
-def _ultima_transferencia(wh: Webhook) -> Estado:
-    """The call's last transfer, from the database (the state may be gone)."""
-    estado = Estado(call_sid=wh.call_sid, desde=wh.desde, razon="error_interno")
-    registro = repo.ultima_transferencia(db.sesion(), wh.call_sid)
-    if registro is not None:
-        estado.cambiar({"razon": registro.razon, "nodo_transferencia": registro.nodo,
-                        "derechohabiente_id": registro.derechohabiente_id,
-                        "cita_id": registro.cita_id})
-        estado.cambiar({k: v for k, v in (registro.contexto or {}).items() if k in CONTEXTO})
-    return estado
-
-
-@bp.post("/voice/reintento_agente")
 @_seguro
-def reintento_agente(wh: Webhook) -> Response:
-    """After a failed transfer: 1 (or "sí") tries the agents again, anything else says goodbye.
-    The retry's own failure ends the call (its Dial action says so in its URL)."""
-    call_sid = wh.call_sid
-    ln = linea.actual()
-    digitos = wh.digitos
-    habla_dicha = wh.habla or ""
-    otra_vez = digitos == "1" or (not digitos and (
-        habla.entender_si_no(habla_dicha) is True
-        or habla.entender_opcion(habla_dicha, {"1": ["intentar", "de nuevo", "otra vez"]}) == "1"))
-    if not otra_vez:
-        return _xml(ln.render.despedida())
-    try:
-        estado = _store().get(call_sid)
-    except StoreError:
-        estado = None
-    if estado is None or not estado.razon:
-        estado = _ultima_transferencia(wh)
-    ahora = _ahora()
-    agentes = ln.agentes(ahora)
-    texto = ln.render.transferir(agentes, _pase(estado, agentes, ahora), reintento=True)
-    db.confirmar()
-    try:
-        _store().save(call_sid, estado)
-    except StoreError:
-        log.warning("estado sin guardar call=%s (reintento de transferencia)", call_sid)
-    return _xml(texto)
+def fallback(wh: Webhook) -> Response:
+    """The primary webhook failed (a worker killed mid-request, a timeout): Twilio posts the
+    same parameters here. Carry the call on from its state: answer its last step again."""
+    estado = _store().get(wh.call_sid)
+    if estado is not None and estado.previo:
+        return _xml(estado.previo)
+    if estado is None and not _llamada_terminada(wh.call_sid):
+        return _nueva_llamada(wh)  # the incoming webhook itself was lost
+    return _xml(_disculpa(wh, "fallback"))
+
+
+@bp.post("/voice/agente_estado")
+def agente_estado() -> Response:
+    """The agent's leg of a dial (its statusCallback): ringing, answered, completed... marks
+    the transfer "en línea" on the agents' page. Only recorded; the call is not touched."""
+    wh = Webhook.leer(request.form)
+    transferencia_id = _entero(request.args.get("t"))
+    if transferencia_id is not None and wh.call_status:
+        try:
+            repo.registrar_estado_agente(db.sesion(), transferencia_id, wh.call_status, _ahora())
+            db.confirmar()
+        except Exception as e:  # noqa: BLE001 - Twilio ignores this answer
+            db.descartar()
+            log.error("estado del agente sin registrar t=%s: %s", transferencia_id,
+                      type(e).__name__)
+    return _xml(VACIO)
+
+
+def _entero(texto: str | None) -> int | None:
+    return int(texto) if texto and texto.isascii() and texto.isdigit() and len(texto) < 10 \
+        else None
 
 
 @bp.post("/voice/susurro")
 def susurro() -> Response:
-    """The whisper: what the agent hears before the bridge (reason, identity, cita, last step)."""
+    """The whisper: what the agent hears before the bridge (which transfer, who, why, which
+    cita). From the transfer's record; while the database is away, from the call's state."""
     ln = linea.actual()
+    transferencia_id = _entero(request.args.get("t"))
+    call_sid = request.args.get("call", "")[:64]
+    params = None
     try:
-        registro = repo.transferencia_por_id(db.sesion(), int(request.args.get("t", "0")))
-        texto = _texto_susurro(registro)
+        registro = (repo.transferencia_por_id(db.sesion(), transferencia_id)
+                    if transferencia_id is not None else None)
+        if registro is not None and registro.call_sid == call_sid:
+            params = transferencia.susurro(db.sesion(), registro)
     except Exception as e:  # noqa: BLE001 - the agent still gets the call, with less context
         db.descartar()
-        log.error("susurro sin contexto call=%s: %s", Webhook.leer(request.form).call_sid,
-                  type(e).__name__)
-        texto = "Llamada de la línea de cancelación de citas."
-    return _xml(ln.render.susurro(texto))
-
-
-def _texto_susurro(registro) -> str:
-    ln = linea.actual()
-    if registro is None:
-        return "Llamada de la línea de cancelación de citas."
-    fecha = _fecha_de_cita(registro.cita_id)
-    return ln.catalogo.locucion("susurro", {
-        "razon": etiquetas.razon(registro.razon),
-        "identificado": "Cliente identificado" if registro.identificado
-        else "Cliente no identificado",
-        "cita": f"Cita del {fecha}" if fecha else "Sin cita elegida",
-        "nodo": etiquetas.nodo(registro.nodo),
-    }).texto
+        log.error("susurro sin base call=%s: %s", call_sid, type(e).__name__)
+    if params is None:
+        try:
+            estado = _store().get(call_sid) if call_sid else None
+        except StoreError:
+            estado = None
+        if estado is not None:
+            params = transferencia.susurro_sin_base(estado)
+    if params is None:
+        return _xml(ln.render.disculpa_agente())
+    return _xml(ln.render.susurro(params))
 
 
 @bp.post("/voice/espera")
@@ -369,20 +347,34 @@ def espera() -> Response:
 @bp.post("/voice/<nodo>")
 @_seguro
 def nodo(wh: Webhook, nodo: str) -> Response:
-    """The caller's answer at a node's <Gather>."""
+    """The caller's answer at a node: keys or speech at its <Gather>, or how its dial ended."""
     ln = linea.actual()
     if nodo not in ln.flujo.nodos:
         abort(404)
-    estado = _store().get(wh.call_sid)
+    try:
+        estado = _store().get(wh.call_sid)
+    except StoreError:
+        estado = _estado_de_registros(wh, nodo)
+        if estado is None:
+            raise
     if estado is None and _llamada_terminada(wh.call_sid):
-        # A late repeat of a webhook of a call that is over (its state is dropped): no answer
-        # can reach the caller, and nothing must be redone.
+        # A late webhook of a call that is over (its state is dropped): no answer can reach
+        # the caller, and nothing must be redone.
         return _xml(COLGAR)
+    if estado is None:
+        estado = _estado_de_registros(wh, nodo)
+    if estado is None and wh.marcacion:
+        # A dial's result with nothing known of the call: after a talk, hang up; else end
+        # politely. Starting the call over would put the caller back at the welcome.
+        if wh.marcacion in acciones.COMPLETADAS:
+            return _xml(COLGAR)
+        return _xml(ln.render.disculpa(SOLO_DISCULPA))
     if estado is None:
         # State expired or lost: say so and start again rather than guessing.
         return _nueva_llamada(wh, [dialog.Decir("estado_perdido")])
     if (estado.terminada or estado.nodo != nodo) and estado.previo:
         # A repeated or stale webhook: answer what was answered, count nothing.
         return _xml(estado.previo)
+    _escribir_pendiente(estado)
     estado, salida = dialog.paso(ln.flujo, estado, wh.entrada, acciones.para(_contexto()))
-    return _responder(wh, estado, salida, wh.tipo_de_entrada)
+    return _responder(wh, estado, salida)

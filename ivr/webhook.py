@@ -71,11 +71,12 @@ class Webhook:
         )
 
     @property
-    def entrada(self) -> Entrada:
-        """The caller's answer at a Gather, for the dialog step."""
-        return Entrada(digitos=self.digitos, habla=self.habla, confianza=self.confianza)
+    def marcacion(self) -> str | None:
+        """How a dial or a queue to the agents ended, when this webhook reports one."""
+        return self.dial_call_status or self.queue_result
 
     @property
-    def tipo_de_entrada(self) -> str:
-        """How the caller answered, for the log: keys, voice or silence."""
-        return "teclas" if self.digitos else ("voz" if self.habla else "silencio")
+    def entrada(self) -> Entrada:
+        """The caller's input for the dialog step: at a Gather, or how a dial ended."""
+        return Entrada(digitos=self.digitos, habla=self.habla, confianza=self.confianza,
+                       marcacion=self.marcacion)

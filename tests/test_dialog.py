@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from ivr import dialog, flows
-from ivr.dialog import Colgar, Decir, Entrada, Escuchar, Resultado, Transferir
+from ivr.dialog import Colgar, Decir, Entrada, Escuchar, Marcar, Resultado
 
 FLUJO_DATOS = {
     "inicio": "menu",
@@ -35,6 +35,18 @@ FLUJO_DATOS = {
                 "mal": {"no_entendido": True},
             },
         },
+        "agente": {
+            "tipo": "transferencia", "prompt": "pasando", "accion": "marcado",
+            "resultados": {
+                "contesto": {"colgar": True, "desenlace": "transferida"},
+                "fallo": {"decir": "nadie", "ir": "otra_vez"},
+            },
+        },
+        "otra_vez": {
+            "tipo": "menu", "prompt": "otra_vez", "ayuda": "otra_vez_ayuda",
+            "agotado": {"fin": "adios", "desenlace": "sin_agente"},
+            "opciones": {"1": {"ir": "agente"}, "2": {"fin": "adios", "desenlace": "sin_agente"}},
+        },
     },
 }
 
@@ -52,7 +64,10 @@ def _acciones(respuestas):
     def preparar(estado, entrada, flujo):
         return Resultado(params={"x": "equis"})
 
-    return {"revisar": revisar, "preparar": preparar}
+    def marcado(estado, entrada, flujo):
+        return Resultado("contesto" if entrada.marcacion == "completed" else "fallo")
+
+    return {"revisar": revisar, "preparar": preparar, "marcado": marcado}
 
 
 ACCIONES = _acciones({
@@ -94,7 +109,8 @@ def test_retries_short_then_full_then_agent():
     estado, s2 = _paso(estado, digitos="9")  # wrong key: counts with the silence
     assert [d.prompt for d in s2.decir] == ["menu_ayuda"]
     estado, s3 = _paso(estado, digitos="9")
-    assert s3.fin == Transferir("reintentos_agotados")
+    assert s3.fin == Marcar("agente", "reintentos_agotados", {})
+    assert [d.prompt for d in s3.decir] == ["pasando"]
     assert (estado.razon, estado.nodo_transferencia) == ("reintentos_agotados", "menu")
 
 
@@ -115,7 +131,7 @@ def test_zero_or_asking_for_an_agent_transfers_anywhere(entrada):
     estado, _ = _inicio()
     estado, _ = _paso(estado, digitos="1")
     estado, salida = _paso(estado, **entrada)
-    assert salida.fin == Transferir("pidio_agente")
+    assert salida.fin == Marcar("agente", "pidio_agente", {})
     assert estado.nodo_transferencia == "dato"
 
 
@@ -144,7 +160,7 @@ def test_fin_and_agente_options():
     _, salida = _paso(estado, digitos="4")
     assert salida.decir == (Decir("adios", {}),) and salida.fin == Colgar()
     _, salida = _paso(estado, digitos="3")
-    assert salida.fin == Transferir("area_3")
+    assert salida.fin == Marcar("agente", "area_3", {})
 
 
 def test_action_outcomes_map_to_destinations():
@@ -165,8 +181,8 @@ def test_failed_identifications_add_up_across_the_call():
     assert [d.prompt for d in salida.decir] == ["no_esta", "dato"]
     assert estado.fallos_identidad == 1 and estado.intentos == 0
     estado, salida = _paso(estado, digitos="22")
-    assert salida.fin == Transferir("identificacion_fallida")
-    assert [d.prompt for d in salida.decir] == ["no_esta"]
+    assert salida.fin == Marcar("agente", "identificacion_fallida", {})
+    assert [d.prompt for d in salida.decir] == ["no_esta", "pasando"]
 
 
 def test_the_step_does_not_mutate_its_input_state():
@@ -174,3 +190,31 @@ def test_the_step_does_not_mutate_its_input_state():
     copia = copy.deepcopy(estado)
     _paso(estado, digitos="1")
     assert estado == copia
+
+
+def test_how_the_dial_ended_is_the_transfer_nodes_input():
+    estado, _ = _inicio()
+    estado, salida = _paso(estado, digitos="0")
+    assert (estado.nodo, estado.marcaciones, estado.desenlace) == ("agente", 1, "sin_agente")
+    assert (estado.razon, estado.nodo_transferencia) == ("pidio_agente", "menu")
+    answered, salida = _paso(estado, marcacion="completed")
+    assert salida == dialog.Salida((), Colgar()) and answered.desenlace == "transferida"
+    estado, salida = _paso(estado, marcacion="no-answer")
+    assert [d.prompt for d in salida.decir] == ["nadie", "otra_vez"]
+    assert estado.nodo == "otra_vez" and estado.desenlace == "sin_agente"
+    # The retry dials again, and "0" there keeps why and where the call first left.
+    estado, salida = _paso(estado, digitos="0")
+    assert salida.fin == Marcar("agente", "pidio_agente", {}) and estado.marcaciones == 2
+    assert estado.nodo_transferencia == "menu"
+
+
+def test_exhausted_retries_follow_the_nodes_agotado_not_an_agent():
+    estado, _ = _inicio()
+    estado, _ = _paso(estado, digitos="0")
+    estado, _ = _paso(estado, marcacion="busy")
+    for _ in range(2):
+        estado, salida = _paso(estado)
+        assert isinstance(salida.fin, Escuchar)
+    estado, salida = _paso(estado)
+    assert salida == dialog.Salida((Decir("adios", {}),), Colgar())
+    assert estado.desenlace == "sin_agente" and estado.marcaciones == 1

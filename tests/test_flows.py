@@ -33,7 +33,10 @@ def test_the_shipped_flow_is_valid(catalogo):
     assert set(flujo.nodos) == {
         "menu_principal", "menu_prestamos", "menu_citas", "curp", "apellido", "citas", "cita",
         "solicitante", "nombre_solicitante", "motivo", "confirmacion", "sin_cita", "cancelada",
+        # The agents' part: dialling, the retry, the callback offer and its confirmation.
+        "agente", "reintento", "devolucion_oferta", "devolucion",
     }
+    assert flujo.tras_agente() == {"agente", "reintento", "devolucion_oferta", "devolucion"}
     # Announced most frequent first; the keys are the codes.
     assert [m["codigo"] for m in flujo.motivos] == [2, 1, 3, 4, 5]
     assert flujo.max_intentos == 3 and flujo.max_fallos_identidad == 3

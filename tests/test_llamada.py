@@ -230,10 +230,11 @@ def test_zero_goes_to_an_agent_with_a_whisper(app, llamar):
     assert llamada.tel.estado == "transferred"
     dial = llamada.xml().find("Dial")
     assert dial.get("answerOnBridge") == "true"
-    assert dial.get("action") == "https://ivr.example.test/voice/transferencia"
+    assert dial.get("action") == "https://ivr.example.test/voice/agente"
     numero = dial.find("Number")
     assert numero.text == "+525540001000"
-    assert numero.get("url").startswith("https://ivr.example.test/voice/susurro?t=")
+    assert numero.get("url").startswith(
+        f"https://ivr.example.test/voice/susurro?call={llamada.tel.call_sid}&t=")
 
 
 def test_silence_three_times_goes_to_an_agent(llamar):
@@ -250,10 +251,12 @@ def test_out_of_hours_the_caller_hears_hours_and_the_web(app, llamar):
     app.config["RELOJ"] = lambda: __import__("tests.llamadas").llamadas.mexico(22)
     llamada = llamar()
     llamada.press("0")
-    assert llamada.tel.terminada and llamada.tel.estado == "completed"
     assert "no hay agentes disponibles" in llamada.dicho
     assert "asisste punto issste punto gob punto mx" in llamada.dicho
     assert llamada.xml().find("Dial") is None
+    assert llamada.nodo == "devolucion_oferta"  # a callback is offered; 2 ends the call
+    llamada.press("2")
+    assert llamada.tel.terminada and llamada.tel.estado == "completed"
 
 
 def test_declining_changes_nothing(app, llamar):
@@ -394,19 +397,23 @@ def test_dead_database_mid_call_gets_an_apology_and_an_agent(tmp_path):
     assert llamada.tel.estado == "transferred"
 
 
-def test_fallback_answers_valid_twiml(app):
+def _firmado(app, ruta, form):
     from twilio.request_validator import RequestValidator
 
     from tests.llamadas import BASE, TOKEN
 
-    form = {"CallSid": "CA" + "a" * 32, "ErrorCode": "11200"}
-    firma = RequestValidator(TOKEN).compute_signature(BASE + "/voice/fallback", form)
-    r = app.test_client().post("/voice/fallback", data=form, base_url=BASE,
-                               headers={"X-Twilio-Signature": firma})
+    firma = RequestValidator(TOKEN).compute_signature(BASE + ruta, form)
+    return app.test_client().post(ruta, data=form, base_url=BASE,
+                                  headers={"X-Twilio-Signature": firma})
+
+
+def test_fallback_for_a_lost_incoming_webhook_starts_the_call(app):
+    r = _firmado(app, "/voice/fallback", {"CallSid": "CA" + "a" * 32, "ErrorCode": "11200",
+                                          "From": "+525511112222"})
     assert r.status_code == 200 and r.content_type.startswith("text/xml")
     raiz = ElementTree.fromstring(r.data)
-    assert raiz.find("Say").text == "Lo sentimos, tuvimos un problema con su llamada."
-    assert raiz.find("Dial/Number").text == "+525540001000"
+    assert raiz.find("Gather").get("action") == "https://ivr.example.test/voice/menu_principal"
+    assert raiz.find("Gather/Say").text == "Bienvenido a la Línea ASISSSTE del ISSSTE."
 
 
 @pytest.mark.parametrize("persona", [GOMEZ])

@@ -420,8 +420,9 @@ def test_transferencias(session, agenda):
     segunda = repo.registrar_transferencia(session, call_sid=sid, razon="reintentos_agotados",
                                            nodo="motivo", creada_en=AHORA + timedelta(minutes=1))
     assert primera.id and segunda.id
-    assert repo.actualizar_dial_status(session, sid, "no-answer") is segunda
-    assert repo.actualizar_dial_status(session, "CA-otra", "busy") is None
+    assert repo.ultima_transferencia(session, sid) is segunda
+    assert repo.actualizar_dial_status(session, segunda.id, "no-answer") is segunda
+    assert repo.actualizar_dial_status(session, 12345, "busy") is None
     session.commit()
     assert (primera.dial_status, segunda.dial_status) == (None, "no-answer")
     assert repo.transferencia_por_id(session, primera.id).contexto == {"ruta": ["curp"]}

@@ -160,7 +160,9 @@ def test_known_calls_are_counted(app_con_metricas, llamar):
     assert por_nodo == {"incoming": 3, "menu_principal": 3, "menu_prestamos": 1,
                         "menu_citas": 1, "curp": 1, "apellido": 1, "cita": 1, "solicitante": 1,
                         "motivo": 1, "confirmacion": 1, "cancelada": 1, "status": 3,
-                        "susurro": 1, "transferencia": 1}
+                        "susurro": 1,
+                        # The dial's result at the transfer node; the agent leg's 4 events.
+                        "agente": 1, "agente_estado": 4}
 
 
 def test_outbox_pending_is_read_from_the_database_at_each_scrape(app_con_metricas, llamar):

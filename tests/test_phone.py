@@ -644,3 +644,46 @@ def test_typed_answers_become_keypad_keys(respuesta, gather, teclas):
 def test_typed_answer_with_other_characters_is_refused():
     with pytest.raises(ValueError):
         phone.teclas_de("12$", {})
+
+
+def _progreso(recibidas):
+    return [(ruta, datos["CallStatus"]) for _, ruta, datos in recibidas if ruta == "/pierna"]
+
+
+@pytest.mark.parametrize(("resultado", "eventos", "esperados"), [
+    ("completed", "initiated ringing answered completed",
+     ["initiated", "ringing", "in-progress", "completed"]),
+    ("no-answer", "initiated ringing answered completed", ["initiated", "ringing", "no-answer"]),
+    ("busy", "initiated ringing answered completed", ["initiated", "busy"]),
+    ("completed", None, ["completed"]),  # Twilio's default: only the leg's end
+])
+def test_the_agents_leg_posts_its_progress_to_its_status_callback(llamar, resultado, eventos,
+                                                                  esperados):
+    eventos_attr = f' statusCallbackEvent="{eventos}"' if eventos else ""
+    tel, recibidas = llamar({
+        "/voice/incoming": twiml(f'<Dial action="/fin"><Number statusCallback="/pierna"'
+                                 f'{eventos_attr}>+525540001000</Number></Dial>'),
+        "/pierna": twiml(""), "/fin": twiml("<Hangup/>"),
+    }, resultado_dial=resultado)
+    tel.marcar()
+    if resultado == "completed":
+        tel.terminar_puente()
+    assert [estado for _, estado in _progreso(recibidas)] == esperados
+    [(_, _, datos)] = [r for r in recibidas if r[1] == "/pierna"][:1]
+    assert datos["ParentCallSid"] == tel.call_sid and datos["CallSid"] != tel.call_sid
+    assert datos["To"] == "+525540001000" and datos["Direction"] == "outbound-dial"
+    # The progress comes before the Dial's action, as the leg ends before the Dial does.
+    assert [r for _, r, _ in recibidas].index("/fin") > [r for _, r, _ in recibidas].index(
+        "/pierna")
+
+
+def test_fallback_url_is_asked_for_any_webhook_that_fails(llamar):
+    tel, recibidas = llamar({
+        "/voice/incoming": twiml('<Gather action="/voice/menu" numDigits="1"/>'),
+        "/voice/menu": Response("boom", status=502),
+        "/voice/fallback": twiml("<Say>Otra vez.</Say><Hangup/>"),
+    }, ruta_fallback="/voice/fallback")
+    tel.marcar().press("5")
+    assert recibidas[2][1] == "/voice/fallback"
+    assert recibidas[2][2]["Digits"] == "5" and recibidas[2][2]["ErrorCode"] == "11200"
+    assert tel.dicho == "Otra vez."

@@ -105,34 +105,134 @@ def test_an_internal_error_transfers_with_its_reason(app, llamar, monkeypatch):
     assert (t.razon, t.nodo, t.identificado) == ("error_interno", "curp", False)
 
 
+def dials(llamada):
+    return [e for e in llamada.tel.transcripcion if e[0] == "dial"]
+
+
 @pytest.mark.parametrize("resultado", ["no-answer", "busy", "failed"])
-def test_failed_dial_apologises_offers_the_web_and_one_retry(app, llamar, resultado):
+def test_failed_dial_apologises_offers_the_web_a_callback_and_one_retry(app, llamar, resultado):
     llamada = identificar(llamar(resultado_dial=resultado), GOMEZ).press("0")
-    assert llamada.nodo == "reintento_agente"
+    assert llamada.nodo == "reintento"
     dicho = llamada.dicho
     assert "no pudimos comunicarle con un agente" in dicho
-    assert "asissste" in dicho.lower() or "internet" in dicho.lower()
-    assert "Para intentar de nuevo presione 1" in dicho
+    assert "asisste punto issste" in dicho
+    assert "Para que un agente le llame en horario de atención, presione 1." in dicho
+    assert "Para intentar de nuevo ahora, presione 2." in dicho
     assert transferencias(app)[-1].dial_status == resultado
-    # Trying again dials again (a second record), and a second failure says goodbye.
-    llamada.press("1")
-    assert len(transferencias(app)) == 2
-    assert "Para intentar de nuevo" not in llamada.dicho
-    assert llamada.tel.terminada and llamada.tel.estado == "completed"
+    # Trying again dials again (a second record); a second failure offers no more tries.
+    llamada.press("2")
+    assert len(transferencias(app)) == 2 and len(dials(llamada)) == 2
+    assert "intentar de nuevo" not in llamada.dicho
+    assert "Para que un agente le llame en horario de atención, presione 1." in llamada.dicho
+    assert llamada.nodo == "devolucion_oferta"
+    llamada.press("2")
+    assert llamada.tel.estado == "completed"
+    assert registro_de(app, llamada).desenlace == "sin_agente"
+
+
+def registro_de(app, llamada):
+    from ivr.models import Llamada as Registro
+
+    with app.app_context():
+        return db.sesion().get(Registro, llamada.tel.call_sid)
 
 
 def test_after_a_failed_dial_the_caller_may_end_the_call(app, llamar):
     llamada = identificar(llamar(resultado_dial="no-answer"), GOMEZ).press("0")
-    llamada.press("2")
+    llamada.press("3")
     assert llamada.tel.estado == "completed"
     assert len(transferencias(app)) == 1
+    # Two dials unanswered is not "transferida" (issue 13): nobody talked to the caller.
+    assert registro_de(app, llamada).desenlace == "sin_agente"
+
+
+def test_an_answered_dial_is_recorded_as_transferida(app, llamar):
+    llamada = identificar(llamar(), GOMEZ).press("0")
+    llamada.tel.colgar()
+    registro = registro_de(app, llamada)
+    assert (registro.desenlace, registro.razon, registro.ultimo_nodo) == (
+        "transferida", "pidio_agente", "agente")
 
 
 def test_failed_dial_then_silence_says_goodbye_not_dead_air(app, llamar):
     llamada = identificar(llamar(resultado_dial="busy"), GOMEZ).press("0")
-    llamada.silence()
+    llamada.silence().silence().silence()
     assert llamada.tel.estado == "completed"
-    assert llamada.dicho  # something was said before hanging up
+    assert llamada.dicho.endswith("Gracias por llamar a la Línea ASISSSTE. Hasta luego.")
+    assert len(dials(llamada)) == 1  # silence never dials again
+
+
+def test_a_callback_after_a_failed_dial_reads_the_number_back_and_is_recorded(app, llamar):
+    from ivr import repo_devoluciones
+
+    llamada = identificar(llamar(resultado_dial="no-answer", desde="+525511112222"), GOMEZ)
+    llamada.press("0").press("1")
+    assert llamada.nodo == "devolucion"
+    assert "Le llamaremos a este número: cinco, cinco, uno, uno, uno, uno, dos, dos, dos, dos." \
+        in llamada.dicho
+    llamada.press("1")
+    assert "Un agente le llamará en horario de atención." in llamada.dicho
+    assert llamada.tel.estado == "completed"
+    with app.app_context():
+        [devolucion] = repo_devoluciones.devoluciones(db.sesion())
+        assert (devolucion.telefono, devolucion.estado) == ("+525511112222", "pendiente")
+        t = devolucion.transferencia
+        assert (t.razon, t.nodo, t.identificado, t.dial_status) == (
+            "pidio_agente", "cita", True, "no-answer")
+    assert registro_de(app, llamada).desenlace == "devolucion_registrada"
+
+
+def test_out_of_hours_offers_the_callback(app, llamar):
+    from ivr import repo_devoluciones
+
+    app.config["RELOJ"] = lambda: mexico(21)
+    llamada = llamar(desde="+525599998888").press("0")
+    assert "Nuestro horario de atención es" in llamada.dicho
+    assert "Para que un agente le llame en horario de atención, presione 1." in llamada.dicho
+    assert dials(llamada) == []
+    llamada.press("1").press("1")
+    with app.app_context():
+        [devolucion] = repo_devoluciones.devoluciones(db.sesion())
+        assert devolucion.telefono == "+525599998888"
+        assert devolucion.transferencia.dial_status == "fuera_de_horario"
+
+
+def test_a_wrong_or_hidden_number_records_no_callback(app, llamar):
+    from ivr import repo_devoluciones
+
+    app.config["RELOJ"] = lambda: mexico(21)
+    llamada = llamar().press("0").press("1").press("2")
+    assert "llámenos desde ese teléfono" in llamada.dicho
+    oculto = llamar(desde="anonymous").press("0").press("1")
+    assert "No podemos ver el número desde el que llama" in oculto.dicho
+    assert oculto.tel.estado == "completed"
+    with app.app_context():
+        assert repo_devoluciones.devoluciones(db.sesion()) == []
+
+
+def test_the_whisper_names_the_transfer_the_caller_the_reason_and_the_cita(app, llamar):
+    llamada = identificar(llamar(), GOMEZ).press("0")
+    [susurro] = susurros(llamada)
+    t = transferencias(app)[-1]
+    assert susurro.startswith(f"Transferencia {t.id}. Cliente identificado: Ana Gómez. "
+                              "El cliente pidió un agente. Cita del miércoles 2 de diciembre.")
+
+
+def test_the_agents_leg_marks_the_transfer_en_linea_then_done(app, llamar):
+    llamada = identificar(llamar(), GOMEZ).press("0")
+    eventos = [e[1] for e in llamada.tel.transcripcion if e[0] == "agent-status"]
+    assert eventos == ["initiated", "ringing", "in-progress"]
+    assert transferencias(app)[-1].agente_estado == "in-progress"  # en línea
+    llamada.tel.colgar()
+    t = transferencias(app)[-1]
+    assert (t.agente_estado, t.dial_status) == ("completed", "completed")
+
+
+def test_an_unanswered_agents_leg_ends_no_answer(app, llamar):
+    llamada = llamar(resultado_dial="no-answer").press("0")
+    eventos = [e[1] for e in llamada.tel.transcripcion if e[0] == "agent-status"]
+    assert eventos == ["initiated", "ringing", "no-answer"]
+    assert transferencias(app)[-1].agente_estado == "no-answer"
 
 
 @pytest.fixture
@@ -195,7 +295,7 @@ def test_agent_hours_and_holidays(app, llamar, cuando, abierto):
         assert llamada.tel.estado == "transferred"
         assert t.dial_status == "completed" or t.dial_status is None
     else:
-        assert llamada.tel.estado == "completed"
+        assert llamada.nodo == "devolucion_oferta" and dials(llamada) == []
         assert "lunes a viernes" in llamada.dicho
         assert t.dial_status == "fuera_de_horario"
 
@@ -225,29 +325,55 @@ def test_retry_after_an_internal_error_transfer_dials_once_more_then_ends(app, l
     llamada = hasta_curp(llamar(resultado_dial="no-answer"))
     monkeypatch.setattr(repo, "buscar_por_teclas", rota)
     llamada.press(teclas(GOMEZ.curp))
-    assert llamada.nodo == "reintento_agente"
-    llamada.press("1")
-    assert llamada.tel.terminada and llamada.tel.estado == "completed"
-    assert "Para intentar de nuevo" not in llamada.dicho
+    assert llamada.nodo == "reintento"
+    llamada.press("2")
+    assert llamada.nodo == "devolucion_oferta" and "intentar de nuevo" not in llamada.dicho
     ts = transferencias(app)
     assert [t.razon for t in ts] == ["error_interno", "error_interno"]
     assert [t.dial_status for t in ts] == ["no-answer", "no-answer"]
-    assert ts[1].nodo == "curp"
+    assert [t.nodo for t in ts] == ["curp", "curp"]
 
 
-def test_a_failed_dial_with_the_store_down_is_not_redialled(app, llamar):
+def test_a_failed_dial_with_the_store_down_is_retried_once_from_the_records(app, llamar):
     from ivr.store import RedisStore
 
     llamada = identificar(llamar(resultado_dial="busy", ruta_estado=None), GOMEZ)
     app.extensions["ivr_store"] = RedisStore("redis://127.0.0.1:1/0", 60)  # Redis dies
-    llamada.press("0")  # the transfer itself is an apology and a dial (state can't be read)
-    dials = [e for e in llamada.tel.transcripcion if e[0] == "dial"]
-    assert len(dials) == 1
+    llamada.press("0")  # the state can't be read: an apology and a dial
+    assert len(dials(llamada)) == 1
+    assert "Lo sentimos, tuvimos un problema con su llamada." in " ".join(
+        e[1] for e in llamada.tel.transcripcion if e[0] == "say")
+    # The failed dial's result is taken up from the transfer's record: one retry is offered.
     assert "no pudimos comunicarle con un agente" in llamada.dicho
     assert "asisste punto issste" in llamada.dicho
-    llamada.press("1")  # the retry still works from the database's record of the transfer
-    assert len([e for e in llamada.tel.transcripcion if e[0] == "dial"]) == 2
+    assert llamada.nodo == "reintento"
+    llamada.press("2")  # the retry still dials, counted from the database's records
+    assert len(dials(llamada)) == 2
+    assert llamada.nodo == "devolucion_oferta"  # and the second failure offers no third
+    llamada.press("2")
+    assert llamada.tel.estado == "completed" and len(dials(llamada)) == 2
+    assert [t.dial_status for t in transferencias(app)] == ["busy", "busy"]
+
+
+def test_with_redis_and_the_database_down_a_dial_result_never_dials_again(app, llamar,
+                                                                          monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from ivr import repo
+    from ivr.store import RedisStore
+
+    def rota(*a, **k):
+        raise OperationalError("SELECT", {}, ConnectionRefusedError())
+
+    llamada = identificar(llamar(resultado_dial="no-answer", ruta_estado=None), GOMEZ)
+    app.extensions["ivr_store"] = RedisStore("redis://127.0.0.1:1/0", 60)
+    monkeypatch.setattr(repo, "registrar_transferencia", rota)
+    monkeypatch.setattr(repo, "ultima_transferencia", rota)
+    llamada.press("0")
+    assert len(dials(llamada)) == 1
     assert llamada.tel.estado == "completed"
+    assert llamada.dicho.endswith("Gracias por llamar a la Línea ASISSSTE. Hasta luego.")
+    assert llamada.tel.error_de_aplicacion is None
 
 
 @pytest.mark.parametrize("estado_dial", ["completed", "answered"])
@@ -257,8 +383,8 @@ def test_after_a_conversation_with_the_agent_the_call_ends(app, estado_dial):
     from tests.llamadas import BASE, TOKEN
 
     form = {"CallSid": "CA" + "b" * 32, "DialCallStatus": estado_dial}
-    firma = RequestValidator(TOKEN).compute_signature(BASE + "/voice/transferencia", form)
-    r = app.test_client().post("/voice/transferencia", data=form, base_url=BASE,
+    firma = RequestValidator(TOKEN).compute_signature(BASE + "/voice/agente", form)
+    r = app.test_client().post("/voice/agente", data=form, base_url=BASE,
                                headers={"X-Twilio-Signature": firma})
     assert r.status_code == 200
     assert r.get_data(True).endswith("<Response><Hangup /></Response>")
@@ -275,6 +401,6 @@ def test_a_talk_longer_than_the_state_keeps_the_calls_record(app, llamar):
     with app.app_context():
         registro = db.sesion().get(Registro, sid)
         assert (registro.desenlace, registro.razon, registro.ultimo_nodo) == (
-            "transferida", "pidio_agente", "cita")
+            "transferida", "pidio_agente", "agente")
         assert registro.derechohabiente_id is not None and registro.terminada_en is not None
         assert registro.ruta[:3] == ["menu_principal", "menu_prestamos", "menu_citas"]

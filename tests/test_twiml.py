@@ -1,4 +1,5 @@
-"""TwiML rendering: gathers, transfers by dial, SIP and TaskRouter, hours, whisper, hold."""
+"""TwiML rendering: gathers, dials (number, SIP, TaskRouter) with the agent leg's whisper and
+status callback, the apology from memory, hold."""
 
 import json
 from xml.etree import ElementTree
@@ -7,11 +8,9 @@ import pytest
 
 from ivr import acciones, flows
 from ivr.config import RAIZ
-from ivr.dialog import Colgar, Decir, Escuchar, Salida, Transferir
+from ivr.dialog import Colgar, Decir, Escuchar, Marcar, Salida
 from ivr.prompts import Catalogo
-from ivr.twiml import Agentes, Pase, Render
-
-ABIERTO = Agentes(destino="+525540001000", abierto=True, horario="de lunes a viernes")
+from ivr.twiml import Render
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +29,7 @@ def test_a_gather_holds_its_prompts_and_posts_to_its_node(render):
     flujo = render.flujo
     salida = Salida((Decir("no_escuche"), Decir("curp")),
                     Escuchar("curp", flujo.nodos["curp"].gather))
-    raiz = _xml(render.salida(salida, ABIERTO))
+    raiz = _xml(render.salida(salida, "CA1"))
     [gather] = raiz
     assert gather.tag == "Gather"
     assert gather.attrib == {
@@ -45,60 +44,57 @@ def test_a_gather_holds_its_prompts_and_posts_to_its_node(render):
 
 
 def test_hangup_after_the_prompts(render):
-    raiz = _xml(render.salida(Salida((Decir("despedida"),), Colgar()), ABIERTO))
+    raiz = _xml(render.salida(Salida((Decir("despedida"),), Colgar()), "CA1"))
     assert [e.tag for e in raiz] == ["Say", "Hangup"]
+
+
+def _render(render, destino=None, workflow_sid=None):
+    return Render(render.catalogo, render.flujo, "https://ivr.example.test", destino,
+                  workflow_sid)
+
+
+MARCAR = Salida((Decir("agente_transferencia"),), Marcar("agente", "pidio_agente", {}))
 
 
 @pytest.mark.parametrize("destino, etiqueta", [("+525540001000", "Number"),
                                                ("sip:agentes@pbx.issste.example", "Sip")])
-def test_transfer_dials_with_a_whisper(render, destino, etiqueta):
-    agentes = Agentes(destino=destino, abierto=True, horario="")
-    raiz = _xml(render.salida(Salida((), Transferir("pidio_agente")), agentes, Pase(id=42)))
+def test_a_dial_whispers_reports_the_agents_leg_and_posts_back_to_its_node(
+        render, destino, etiqueta):
+    raiz = _xml(_render(render, destino).salida(MARCAR, "CA1", 42))
     assert [e.tag for e in raiz] == ["Say", "Dial"]
     assert raiz[0].text == "Le comunico con un agente. Espere un momento, por favor."
     dial = raiz[1]
     assert dial.get("answerOnBridge") == "true"
-    assert dial.get("action") == "https://ivr.example.test/voice/transferencia"
+    assert dial.get("action") == "https://ivr.example.test/voice/agente"
     [objetivo] = dial
     assert objetivo.tag == etiqueta and objetivo.text == destino
-    assert objetivo.get("url") == "https://ivr.example.test/voice/susurro?t=42"
+    assert objetivo.get("url") == "https://ivr.example.test/voice/susurro?call=CA1&t=42"
+    assert objetivo.get("statusCallback") == (
+        "https://ivr.example.test/voice/agente_estado?call=CA1&t=42")
+    assert objetivo.get("statusCallbackEvent") == "initiated ringing answered completed"
+    assert objetivo.get("statusCallbackMethod") == "POST"
+
+
+def test_a_dial_without_its_record_names_the_call_only(render):
+    raiz = _xml(_render(render, "+525540001000").salida(MARCAR, "CA1", None))
+    assert raiz[1][0].get("url") == "https://ivr.example.test/voice/susurro?call=CA1"
 
 
 def test_transfer_through_taskrouter_carries_the_context(render):
-    agentes = Agentes(destino=None, abierto=True, horario="", workflow_sid="WW" + "0" * 32)
     tarea = {"razon": "pidio_agente", "identificado": True, "cita_id": 7}
-    raiz = _xml(render.salida(Salida((), Transferir("pidio_agente")), agentes,
-                              Pase(id=3, tarea=tarea)))
+    salida = Salida((), Marcar("agente", "pidio_agente", {"tarea": tarea}))
+    raiz = _xml(_render(render, workflow_sid="WW" + "0" * 32).salida(salida, "CA1", 3))
     enqueue = raiz.find("Enqueue")
     assert enqueue.get("workflowSid") == "WW" + "0" * 32
     assert enqueue.get("waitUrl") == "https://ivr.example.test/voice/espera"
-    assert enqueue.get("action") == "https://ivr.example.test/voice/transferencia"
+    assert enqueue.get("action") == "https://ivr.example.test/voice/agente"
     assert json.loads(enqueue.find("Task").text) == tarea
 
 
-def test_out_of_hours_says_the_hours_and_the_web_and_hangs_up(render):
-    agentes = Agentes(destino="+525540001000", abierto=False, horario="de lunes a viernes")
-    raiz = _xml(render.salida(Salida((), Transferir("pidio_agente")), agentes))
+def test_the_apology_from_memory_says_its_prompts_and_hangs_up(render):
+    raiz = _xml(render.disculpa(("error_interno", "alternativa_web", "despedida")))
     assert [e.tag for e in raiz] == ["Say", "Say", "Say", "Hangup"]
-    assert "Nuestro horario de atención es de lunes a viernes." in raiz[0].text
-    assert "Cancela cita" in raiz[1].text
-
-
-def test_no_destination_configured_still_ends_politely(render):
-    agentes = Agentes(destino=None, abierto=True, horario="")
-    raiz = _xml(render.salida(Salida((), Transferir("pidio_agente")), agentes))
-    assert raiz[0].text == "En este momento no podemos comunicarle con un agente."
-    assert raiz[-1].tag == "Hangup"
-
-
-def test_failed_dial_offers_one_retry_then_goodbye(render):
-    raiz = _xml(render.fin_de_transferencia(False, primera_vez=True))
-    assert [e.tag for e in raiz] == ["Say", "Say", "Gather", "Say", "Hangup"]
-    assert raiz[2].get("action") == "https://ivr.example.test/voice/reintento_agente"
-    assert raiz[2].find("Say").text.startswith("Para intentar de nuevo presione 1.")
-    raiz = _xml(render.fin_de_transferencia(False, primera_vez=False))
-    assert [e.tag for e in raiz] == ["Say", "Say", "Say", "Hangup"]
-    assert [e.tag for e in _xml(render.fin_de_transferencia(True))] == ["Hangup"]
+    assert raiz[0].text == "Lo sentimos, tuvimos un problema con su llamada."
 
 
 def test_hold_says_the_position(render):
