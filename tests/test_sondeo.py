@@ -87,6 +87,16 @@ def _caminos(app) -> dict[str, Estado]:
     pasos(GOMEZ, ["1", "2", ">Rosa Gómez Ortiz", "5", ">me cambiaron de trabajo", "1"])
     pasos(RUIZ, ["1"])
     pasos(PEREZ, [])
+    # The agents' part: the dial (waiting for its result), the retry, the callback offer after
+    # a second failed dial, and the read-back of the number.
+    en_linea = LlamadaDePrueba(app).press("0")
+    with app.app_context():
+        estados.setdefault("agente", store.get(en_linea.tel.call_sid))
+    for respuestas in (["1"], ["2"]):
+        llamada = LlamadaDePrueba(app, resultado_dial="no-answer").press("0")
+        anotar(llamada)
+        for respuesta in respuestas:
+            anotar(llamada.press(respuesta))
     return estados
 
 
