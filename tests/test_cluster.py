@@ -157,8 +157,8 @@ def test_a_cluster_down_at_start_up_still_lets_calls_hear_the_apology(tmp_path):
 def test_the_status_after_an_apology_keeps_the_transfer_the_line_recorded(app_cluster,
                                                                           monkeypatch):
     # The state can't be read at one step (its master is down): the caller hears the apology
-    # and goes to an agent. When the talk ends, the state answers again, one step behind: the
-    # call's record still says it was transferred, and why.
+    # and goes to an agent, and the apology's transfer is what the state then holds. When the
+    # talk ends, the call's record says it was transferred, and why.
     llamada = identificar(LlamadaDePrueba(app_cluster), GOMEZ)
     store = app_cluster.extensions["ivr_store"]
     leer = store.get
@@ -171,11 +171,11 @@ def test_the_status_after_an_apology_keeps_the_transfer_the_line_recorded(app_cl
     assert llamada.dicho.startswith(DISCULPA)
     assert llamada.tel.transferido_a == "+525540001000"
     monkeypatch.setattr(store, "get", leer)
-    assert store.get(llamada.tel.call_sid).nodo == "cita"  # the state from before the apology
+    assert store.get(llamada.tel.call_sid).nodo == "agente"  # the apology's transfer
     llamada.tel.colgar()
     with app_cluster.app_context():
         registro = db.sesion().get(Llamada, llamada.tel.call_sid)
         assert (registro.desenlace, registro.razon, registro.ultimo_nodo) == (
-            "transferida", "error_interno", "cita")
+            "transferida", "error_interno", "agente")
         assert registro.terminada_en is not None
     assert store.get(llamada.tel.call_sid) is None

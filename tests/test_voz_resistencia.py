@@ -155,7 +155,7 @@ def test_no_log_line_carries_what_the_caller_said_or_who_they_are(app, llamar, c
     rota.press(teclas(GOMEZ.primer_apellido))
     assert "Lo sentimos, tuvimos un problema" in rota.dicho
     texto = "\n".join(f"{r.getMessage()} {getattr(r, 'campos', '')}" for r in caplog.records)
-    assert "'node': 'confirmacion'" in texto and "OperationalError" in texto
+    assert "OperationalError" in texto  # the error is logged (the webhook lines: test_logs)
     for dato in [GOMEZ.curp, GOMEZ.curp[:10], teclas(GOMEZ.curp)[:-1], "Gómez", "Ana",
                  "5544443333", "María", "Monterrey", "UC3QK2"]:
         assert dato not in texto, dato  # the log is there, and none of this is in it
