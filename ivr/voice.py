@@ -361,8 +361,10 @@ def nodo(wh: Webhook, nodo: str) -> Response:
         # A late webhook of a call that is over (its state is dropped): no answer can reach
         # the caller, and nothing must be redone.
         return _xml(COLGAR)
-    if estado is None:
-        estado = _estado_de_registros(wh, nodo)
+    if estado is None or (wh.marcacion and estado.nodo not in ln.flujo.tras_agente()):
+        # No state, or one from before the transfer (saving the transfer's state was lost, as
+        # when a Redis master dies): a dial's result is taken up from the transfer records.
+        estado = _estado_de_registros(wh, nodo) or estado
     if estado is None and wh.marcacion:
         # A dial's result with nothing known of the call: after a talk, hang up; else end
         # politely. Starting the call over would put the caller back at the welcome.

@@ -71,6 +71,38 @@ def test_in_a_database_outage_the_whisper_uses_the_state_and_the_transfer_is_wri
     assert registro(app, llamada.tel.call_sid).desenlace == "transferida"
 
 
+def test_a_lost_save_at_the_transfer_still_records_the_talk_as_transferida(app, llamar):
+    from ivr.store import StoreError
+
+    class UnaEscrituraPerdida:
+        """The store loses one write (a master dies before its replica has it)."""
+
+        def __init__(self, real):
+            self.real, self.perdidas = real, 0
+
+        def get(self, sid):
+            return self.real.get(sid)
+
+        def save(self, sid, estado):
+            if not self.perdidas:
+                self.perdidas += 1
+                raise StoreError("Redis no responde: ConnectionError")
+            self.real.save(sid, estado)
+
+        def delete(self, sid):
+            self.real.delete(sid)
+
+    llamada = identificar(llamar(), GOMEZ)
+    app.extensions["ivr_store"] = UnaEscrituraPerdida(app.extensions["ivr_store"])
+    llamada.press("0")  # the dial goes out; the state saved is still the one at `cita`
+    assert llamada.tel.estado == "transferred"
+    assert app.extensions["ivr_store"].get(llamada.tel.call_sid).nodo == "cita"
+    llamada.tel.colgar()
+    fin = registro(app, llamada.tel.call_sid)
+    assert (fin.desenlace, fin.razon, fin.ultimo_nodo) == ("transferida", "pidio_agente", "agente")
+    assert transferencias(app)[-1].dial_status == "completed"
+
+
 # -- #11: unknown paths, odd keys, late webhooks -------------------------------------------------
 
 def test_an_unknown_voice_path_is_a_plain_404_recording_nothing(app, caplog):
