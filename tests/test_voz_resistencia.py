@@ -121,7 +121,7 @@ def test_a_superscript_or_foreign_digit_at_citas_is_a_retry_like_any_wrong_key(
     r = _firmado(app, "/voice/citas", {"CallSid": llamada.tel.call_sid, "Digits": tecla})
     assert r.status_code == 200
     texto = r.get_data(True)
-    assert "No le entendí." in texto and "Dial" not in texto
+    assert "Esa opción no existe." in texto and "Dial" not in texto
     assert 'action="https://ivr.example.test/voice/citas"' in texto
     assert transferencias(app) == []
 
