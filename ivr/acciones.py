@@ -242,13 +242,17 @@ def cancelar(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> R
         destinos=ctx.destinos,
     )
     params = {"folio": deletreo.deletrear(resultado.folio)} if resultado.folio else {}
-    return Resultado(resultado.resultado, params=params, estado={"folio": resultado.folio})
+    return Resultado(resultado.resultado, params=params,
+                     estado={"folio": resultado.folio,
+                             "sms_termina_en": resultado.sms_termina_en})
 
 
 @accion("leer_folio")
 def leer_folio(ctx: Contexto, estado: Estado, entrada: Entrada | None, flujo: Flujo) -> Resultado:
-    """The folio of the cancellation just made, spelled, to say and to repeat with *."""
-    return Resultado(params={"folio": deletreo.deletrear(estado.folio or "")})
+    """The folio of the cancellation just made, spelled, to say and to repeat with *; and the
+    end of the registered phone its SMS goes to, when one does."""
+    return Resultado(params={"folio": deletreo.deletrear(estado.folio or ""),
+                             "sms_termina_en": estado.sms_termina_en})
 
 
 @accion("buscar_ultima_cancelacion")

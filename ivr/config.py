@@ -38,6 +38,10 @@ def desde_entorno(environ=os.environ) -> dict:
         "LOG_FORMAT": environ.get("LOG_FORMAT") or "text",
         "SISTEMA_CITAS_WEBHOOK_URL": environ.get("SISTEMA_CITAS_WEBHOOK_URL") or None,
         "SISTEMA_CITAS_WEBHOOK_SECRET": environ.get("SISTEMA_CITAS_WEBHOOK_SECRET") or None,
+        "TWILIO_ACCOUNT_SID": environ.get("TWILIO_ACCOUNT_SID") or None,
+        "TWILIO_SMS_FROM": environ.get("TWILIO_SMS_FROM") or None,
+        "TWILIO_MESSAGING_SERVICE_SID": environ.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+        "TWILIO_API_URL": (environ.get("TWILIO_API_URL") or "").rstrip("/") or None,
         "RELOJ": lambda: datetime.now(UTC),
     }
 
@@ -70,6 +74,7 @@ def revisar(config: dict) -> list[str]:
     if webhook and not config.get("SISTEMA_CITAS_WEBHOOK_SECRET"):
         problemas.append("SISTEMA_CITAS_WEBHOOK_SECRET es obligatoria con "
                          "SISTEMA_CITAS_WEBHOOK_URL: el Sistema de Citas comprueba la firma")
+    problemas += _revisar_sms(config)
     if int(config.get("STATE_TTL_SECONDS", 0)) < 60:
         problemas.append("STATE_TTL_SECONDS debe ser de al menos 60 segundos")
     if config.get("LOG_FORMAT") not in (None, "text", "json"):
@@ -95,3 +100,25 @@ def avisos(config) -> list[str]:
         return ["TWILIO_AUTH_TOKEN no está definido: todos los webhooks de Twilio serán "
                 "rechazados (403); defínalo con el Auth Token de la cuenta"]
     return []
+
+
+def _revisar_sms(config: dict) -> list[str]:
+    """The SMS settings, when any is given: each well-formed, and none without the account."""
+    problemas = []
+    sid = config.get("TWILIO_ACCOUNT_SID")
+    if sid and not re.match(r"^AC[0-9a-f]{32}$", sid):
+        problemas.append(f"TWILIO_ACCOUNT_SID debe ser AC seguido de 32 hexadecimales ({sid!r})")
+    desde = config.get("TWILIO_SMS_FROM")
+    if desde and not E164.match(desde):
+        problemas.append(f"TWILIO_SMS_FROM debe ser un número E.164 (+52...), no {desde!r}")
+    servicio = config.get("TWILIO_MESSAGING_SERVICE_SID")
+    if servicio and not re.match(r"^MG[0-9a-f]{32}$", servicio):
+        problemas.append("TWILIO_MESSAGING_SERVICE_SID debe ser MG seguido de 32 hexadecimales "
+                         f"({servicio!r})")
+    if (desde or servicio) and not sid:
+        problemas.append("TWILIO_SMS_FROM o TWILIO_MESSAGING_SERVICE_SID necesitan "
+                         "TWILIO_ACCOUNT_SID para enviar los SMS")
+    api = config.get("TWILIO_API_URL")
+    if api and not re.match(r"^https?://[^/]+", api):
+        problemas.append(f"TWILIO_API_URL debe empezar con https:// (es {api!r})")
+    return problemas

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import random
 import signal
@@ -19,11 +20,17 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
 
 from ivr import repo_outbox
 from ivr.models import ESTADOS_OUTBOX, EventoOutbox
 
 log = logging.getLogger(__name__)
+_LOG_TWILIO = logging.getLogger(__name__ + ".twilio")
+_LOG_TWILIO.setLevel(logging.WARNING)  # it narrates every request's headers at INFO
+API_TWILIO = "https://api.twilio.com"
 
 TIMEOUT_SEGUNDOS = 10  # a receiver that hasn't answered by then is retried later
 ESPERA_BASE = timedelta(seconds=15)
@@ -91,9 +98,52 @@ def al_sistema_de_citas(config: Mapping, timeout: float = TIMEOUT_SEGUNDOS) -> R
     return enviar
 
 
+class _HttpTwilio(TwilioHttpClient):
+    """Twilio's own HTTP client, sending to TWILIO_API_URL instead of https://api.twilio.com
+    when it is set (a local fake in tests, a proxy); its request log kept to warnings."""
+
+    def __init__(self, base: str | None, timeout: float):
+        super().__init__(timeout=timeout, logger=_LOG_TWILIO)
+        self.base = base.rstrip("/") if base else None
+
+    def request(self, method, url, *args, **kwargs):
+        if self.base and url.startswith(API_TWILIO):
+            url = self.base + url[len(API_TWILIO):]
+        return super().request(method, url, *args, **kwargs)
+
+
+def al_titular_por_sms(config: Mapping, timeout: float = TIMEOUT_SEGUNDOS) -> Remitente:
+    """A sender of the titular's SMS through the twilio library's REST client."""
+    sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
+    desde = config.get("TWILIO_SMS_FROM")
+    servicio = config.get("TWILIO_MESSAGING_SERVICE_SID")
+
+    def enviar(envio: Envio) -> None:
+        if not (sid and token and (desde or servicio)):
+            raise FalloEntrega("faltan TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN o TWILIO_SMS_FROM "
+                               "en el worker")
+        mensaje = json.loads(envio.cuerpo)
+        cliente = Client(sid, token,
+                         http_client=_HttpTwilio(config.get("TWILIO_API_URL"), timeout))
+        remitente = {"messaging_service_sid": servicio} if servicio else {"from_": desde}
+        try:
+            cliente.messages.create(to=mensaje["to"], body=mensaje["body"], **remitente)
+        except TwilioRestException as e:
+            # Status and Twilio's error code only: its message may quote the phone number.
+            codigo = f" (error {e.code})" if e.code else ""
+            raise FalloEntrega(f"Twilio HTTP {e.status}{codigo}") from None
+        except requests.Timeout:
+            raise FalloEntrega(f"Twilio sin respuesta en {timeout:g} s") from None
+        except requests.RequestException as e:
+            raise FalloEntrega(f"no se pudo conectar con Twilio ({type(e).__name__})") from None
+
+    return enviar
+
+
 def remitentes_de(config: Mapping, timeout: float = TIMEOUT_SEGUNDOS) -> dict[str, Remitente]:
     """One sender per outbox destination, from this configuration."""
-    return {"sistema_citas": al_sistema_de_citas(config, timeout)}
+    return {"sistema_citas": al_sistema_de_citas(config, timeout),
+            "sms": al_titular_por_sms(config, timeout)}
 
 
 # -- the worker ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class Estado:
     solicitante_nombre: str | None = None
     motivo: dict | None = None        # {"codigo": int, "texto": str}
     folio: str | None = None
+    sms_termina_en: str | None = None  # last 2 digits of the phone the folio SMS goes to
     razon: str | None = None          # why the call went to the agents
     nodo_transferencia: str | None = None  # the node where it went to the agents
     marcaciones: int = 0              # dials to the agents so far (one retry at most)

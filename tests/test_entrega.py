@@ -454,3 +454,42 @@ def test_el_receptor_del_readme_comprueba_la_firma(monkeypatch):
     assert cliente.post("/eventos", data=cuerpo, headers=falsa).status_code == 401
     alterado = cuerpo.replace(b"UC3QK2", b"XX0000")
     assert cliente.post("/eventos", data=alterado, headers=cabeceras).status_code == 401
+
+
+# -- the agents' page -----------------------------------------------------------------------
+
+
+def test_la_pagina_de_agentes_muestra_los_muertos_y_los_reintenta(tmp_path):
+    from tests.test_agentes import AHORA as AGENTES_AHORA
+    from tests.test_agentes import Agentes, app_sembrada, texto
+
+    app = app_sembrada(tmp_path / "agentes.db", Reloj(AGENTES_AHORA))
+    try:
+        datos = app.config["DATOS"]
+        sesiones = db.sessionmaker_de(app)
+        agente = Agentes(app.test_client())
+        agente.entrar()
+        assert "Avisos no entregados" not in texto(agente.client.get("/agent/"))
+        muerto = encolar(sesiones, datos.futura, AGENTES_AHORA - timedelta(days=2))
+        with sesiones() as s:
+            f = s.get(EventoOutbox, muerto)
+            f.estado, f.intentos, f.ultimo_error = "muerto", 38, "HTTP 503"
+            s.commit()
+        lista = texto(agente.client.get("/agent/"))
+        assert ('Avisos no entregados <span class="cuenta">1</span>' in lista)
+        pagina = texto(agente.client.get("/agent/no-entregados"))
+        assert f'<tr data-id="{muerto}">' in pagina
+        for celda in ('<span class="clave">UC3QK2</span>', "Sistema de Citas",
+                      '<td data-etiqueta="Intentos">38</td>', "HTTP 503"):
+            assert celda in pagina
+        respuesta = agente.enviar(f"/agent/no-entregados/{muerto}/reintentar", {},
+                                  desde="/agent/no-entregados")
+        assert respuesta.headers["Location"] == "/agent/no-entregados"
+        assert f"Se volverá a intentar el aviso {muerto}." in texto(
+            agente.client.get("/agent/no-entregados"))
+        f = fila(sesiones, muerto)
+        assert (f.estado, _utc(f.vence_en)) == ("pendiente", AGENTES_AHORA + timedelta(hours=24))
+        assert agente.enviar("/agent/no-entregados/9999/reintentar", {},
+                             desde="/agent/no-entregados").status_code == 404
+    finally:
+        db.engine_de(app).dispose()

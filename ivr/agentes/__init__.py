@@ -2,6 +2,7 @@
 
 `acceso` holds login, sessions, hardening and the `ivr create-agent` command; `vistas` the
 list, a transfer's context, the search and the cancel form; `devoluciones` the callbacks list;
+`entregas` the cancellations' news that died undelivered (the outbox's dead events);
 `formato` how dates, names and numbers are written. Every query is in ivr/repo_agentes (and
 ivr/repo_devoluciones for callbacks).
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from flask import Blueprint
 from flask_wtf.csrf import CSRFError
 
-from ivr.agentes import acceso, devoluciones, vistas
+from ivr.agentes import acceso, devoluciones, entregas, vistas
 from ivr.agentes.acceso import crear_agente_command
 
 __all__ = ["bp", "crear_agente_command", "init_app"]
@@ -41,6 +42,8 @@ RUTAS = [
     (f"/transferencias/<{ID}:transferencia_id>/atendida", vistas.atendida, ["POST"]),
     ("/devoluciones", devoluciones.llamar_de_vuelta, ["GET"]),
     (f"/devoluciones/<{ID}:devolucion_id>/llamado", devoluciones.llamado, ["POST"]),
+    ("/no-entregados", entregas.no_entregados, ["GET"]),
+    (f"/no-entregados/<{ID}:evento_id>/reintentar", entregas.reintentar_entrega, ["POST"]),
 ]
 for _regla, _vista, _metodos in RUTAS:
     bp.add_url_rule(_regla, view_func=_vista, methods=_metodos)
@@ -48,6 +51,7 @@ bp.before_request(acceso.guardia)
 bp.after_request(acceso.cabeceras)
 bp.register_error_handler(CSRFError, acceso.csrf_invalido)
 bp.context_processor(devoluciones.en_la_barra)
+bp.context_processor(entregas.en_la_barra)
 
 
 def init_app(app) -> None:
