@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import socket
 import time
 
 import pytest
@@ -335,3 +336,25 @@ def test_sin_proxy_hops_no_se_cree_x_forwarded_for(client):
     for i, usuario in enumerate(["beto", "carla", "dora", "elsa", "fito"]):
         assert entrar_tras_proxy(client, f"203.0.113.{i}", usuario).status_code == 200
     frenada(entrar_tras_proxy(client, "203.0.113.99", "gil"))
+
+
+def puerto_cerrado() -> int:
+    """A loopback port nothing listens on (the OS gave it, then it was closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sin_redis_se_sigue_entrando_y_frenando(tmp_path, reloj, caplog):
+    app = app_sembrada(tmp_path / "sin_redis.db", reloj,
+                       RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{puerto_cerrado()}/0")
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(5):
+            assert entrar_desde(client, "10.0.0.4").status_code == 200
+        frenada(entrar_desde(client, "10.0.0.4", contrasena=CONTRASENA))
+        assert entrar_desde(client, "10.0.0.5", usuario="beto").status_code == 200
+    db.engine_de(app).dispose()
+    # Said once, plainly: counting in this process until Redis answers again.
+    assert "falling back to in-memory storage" in caplog.text
+    assert "Traceback" not in caplog.text
