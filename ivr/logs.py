@@ -225,9 +225,12 @@ def _resultado(respuesta) -> dict:
 
 
 def _es_respuesta(nodo: str, formulario) -> bool:
-    """Whether this webhook carries a caller's answer to a <Gather> (silence included)."""
+    """Whether this webhook carries a caller's answer to a <Gather> (silence included); a
+    dial's result posted to the transfer node is logged as its dial_status instead."""
+    if formulario.get("DialCallStatus") or formulario.get("QueueResult"):
+        return False
     return ("Digits" in formulario or "SpeechResult" in formulario
-            or nodo in linea.actual().flujo.nodos or nodo == "reintento_agente")
+            or nodo in linea.actual().flujo.nodos)
 
 
 def _entrada(formulario) -> str:

@@ -323,3 +323,14 @@ def test_un_valor_del_cliente_no_finge_otro_campo():
                                           node="curp", outcome="refused"))
     assert linea.endswith(' webhook call_sid="CA1 outcome=gather \\\\"x\\\\"" node=curp '
                           'outcome=refused')
+
+
+def test_a_dials_result_is_logged_as_its_dial_status_not_as_silence(tmp_path, salida):
+    app = _app(tmp_path, LOG_FORMAT="json")
+    llamada = Llamada(app, resultado_dial="no-answer")
+    salida()
+    llamada.press("0")
+    objetos = [json.loads(linea) for linea in salida()]
+    [dial] = [o for o in objetos if o["node"] == "agente"]
+    assert (dial.get("input"), dial["dial_status"], dial["next"]) == (None, "no-answer",
+                                                                     "reintento")

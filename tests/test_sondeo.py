@@ -49,8 +49,8 @@ def _nodos() -> list[str]:
 
 
 NODOS = _nodos()
-FIJAS = ["/voice/incoming", "/voice/status", "/voice/fallback", "/voice/transferencia",
-         "/voice/reintento_agente", "/voice/susurro", "/voice/espera"]
+FIJAS = ["/voice/incoming", "/voice/status", "/voice/fallback", "/voice/agente_estado",
+         "/voice/susurro", "/voice/espera"]
 RESPUESTAS_DE_RECHAZO = {403, 404, 405, 413}
 
 
@@ -270,7 +270,7 @@ def app_limpia(tmp_path):
 
 
 def _rutas() -> list[str]:
-    return FIJAS + ["/voice/susurro?t=1", "/voice/transferencia?reintento=1",
+    return FIJAS + ["/voice/susurro?call=CA1&t=1", "/voice/agente_estado?call=CA1&t=1",
                     "/voice/no-existe"] + [f"/voice/{n}" for n in NODOS]
 
 
