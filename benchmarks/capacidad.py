@@ -255,13 +255,23 @@ class Gunicorn:
             m = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", texto)
             if m and texto.count("Booting worker") >= trabajadores:
                 self.puerto = int(m.group(1))
-                time.sleep(1.0)  # let the workers finish importing the app
+                self._esperar_reposo(limite)
                 return
             if self.proceso.poll() is not None:
                 break
             time.sleep(0.1)
         self.cerrar()
         raise RuntimeError(f"gunicorn no arrancó:\n{self.log.read_text()[-3000:]}")
+
+    def _esperar_reposo(self, limite: float) -> None:
+        # A worker is booted before it imports the app (seconds, on a busy machine); it is
+        # ready when it sits in accept(), using no CPU: wait for a second without any.
+        anterior, quietos = -1.0, 0
+        while quietos < 5 and time.monotonic() < limite:
+            cpu = sum(cpu_de(p) for p in self.pids())
+            quietos = quietos + 1 if cpu == anterior else 0
+            anterior = cpu
+            time.sleep(0.2)
 
     @property
     def url(self) -> str:
