@@ -17,7 +17,7 @@ from ivr.dialog import Accion, Entrada, Resultado
 from ivr.domain import deletreo, fechas, habla, locucion
 from ivr.estado import Estado
 from ivr.flows import Flujo
-from ivr.models import Cita, Derechohabiente, Unidad
+from ivr.models import Cita, Derechohabiente
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +169,9 @@ def elegir_cita(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -
 @accion("leer_cita", {"sin_cita"})
 def leer_cita(ctx: Contexto, estado: Estado, entrada: Entrada | None, flujo: Flujo) -> Resultado:
     """The read-back of the chosen cita, with the 36-hour reminder when it is close."""
-    sesion = ctx.sesion()
-    cita = sesion.get(Cita, estado.cita_id)
+    cita, unidad = repo.cita_y_unidad(ctx.sesion(), estado.cita_id)
     if cita is None or cita.estado != "agendada" or _inicio(cita) <= ctx.ahora:
         return Resultado("sin_cita")
-    unidad = sesion.get(Unidad, cita.unidad_id)
     faltan = _inicio(cita) - ctx.ahora
     return Resultado(params={
         "tramite": cita.tramite,

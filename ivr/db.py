@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -15,6 +16,8 @@ EXTENSION = "ivr_db"
 ARCHIVO_SQLITE = "ivr.sqlite3"
 # SQLite allows one writer at a time: a second one waits this long for the lock, not fails.
 SQLITE_ESPERA_SEGUNDOS = 15
+# Pooled PostgreSQL connections are replaced after this long.
+RECICLAR_SEGUNDOS = 300
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,10 @@ def engine_for(url: str, *, pgbouncer: bool = False, **opciones) -> Engine:
         engine = create_engine(url, connect_args=connect_args, **opciones)
         event.listen(engine, "connect", _sqlite_al_conectar)
         return engine
-    opciones.setdefault("pool_pre_ping", True)
+    # No ping before each checkout (a round trip per webhook): connections are renewed before
+    # a server or PgBouncer would drop them idle, and a webhook that meets one dropped anyway
+    # is run again on a fresh one (voice._seguro).
+    opciones.setdefault("pool_recycle", RECICLAR_SEGUNDOS)
     if pgbouncer:
         opciones["connect_args"] = {**opciones.get("connect_args", {}), "prepare_threshold": None}
     return create_engine(url, **opciones)
@@ -108,6 +114,12 @@ get_session = sesion
 def confirmar() -> None:
     """Commit the current request's session (the web layer calls this at the request edge)."""
     sesion().commit()
+
+
+def conexion_perdida(error: BaseException) -> bool:
+    """Whether *error* is the database connection having been dropped (server restart, idle
+    timeout): the pool has already discarded it, and nothing was done with it."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def descartar() -> None:

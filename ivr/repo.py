@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.domain.documento import normalizar
@@ -23,6 +22,7 @@ from ivr.models import (
     Derechohabiente,
     Llamada,
     Transferencia,
+    Unidad,
     ahora_utc,
 )
 
@@ -81,6 +81,13 @@ def citas_cancelables(session: Session, derechohabiente_id: int, ahora: datetime
         .order_by(Cita.fecha, Cita.hora_inicio, Cita.id)))
 
 
+def cita_y_unidad(session: Session, cita_id: int) -> tuple[Cita | None, Unidad | None]:
+    """The cita and its unidad, in one query ((None, None) when there is no such cita)."""
+    fila = session.execute(select(Cita, Unidad).outerjoin(Unidad, Unidad.id == Cita.unidad_id)
+                           .where(Cita.id == cita_id)).first()
+    return (fila[0], fila[1]) if fila else (None, None)
+
+
 def ultima_cancelacion(session: Session, derechohabiente_id: int) -> Cancelacion | None:
     """The cancellation of the derechohabiente's last cita (by date), when that cita is the
     one cancelled: "your last cita was cancelled, folio …" must be about the last one."""
@@ -124,39 +131,40 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
             return ResultadoCancelacion("cancelada", previa.folio, previa)
         return ResultadoCancelacion("ya_cancelada", previa.folio, previa)
     for _ in range(INTENTOS_FOLIO):
-        cancelacion = Cancelacion(
-            cita_id=cita_id, folio=nuevo_folio(), solicitante_tipo=solicitante_tipo,
-            solicitante_nombre=solicitante_nombre, motivo_codigo=motivo_codigo,
-            motivo_texto=motivo_texto, canal=canal, call_sid=call_sid, agente=agente,
-            creada_en=ahora.astimezone(UTC))
-        try:
-            # A savepoint, so a folio collision undoes only this insert, not the UPDATE. (On
-            # SQLite it is safe only because the UPDATE already opened the transaction.)
-            with session.begin_nested():
-                session.add(cancelacion)
-        except IntegrityError:
-            if cancelacion_de(session, cita_id) is not None:
-                raise
-            continue
-        return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
+        # ON CONFLICT DO NOTHING instead of a savepoint: a folio collision inserts nothing and
+        # keeps the UPDATE, in one statement.
+        cancelacion = session.scalars(
+            _insertar(session)(Cancelacion).values(
+                cita_id=cita_id, folio=nuevo_folio(), solicitante_tipo=solicitante_tipo,
+                solicitante_nombre=solicitante_nombre, motivo_codigo=motivo_codigo,
+                motivo_texto=motivo_texto, canal=canal, call_sid=call_sid, agente=agente,
+                creada_en=ahora.astimezone(UTC))
+            .on_conflict_do_nothing().returning(Cancelacion)).first()
+        if cancelacion is not None:
+            return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
+        if cancelacion_de(session, cita_id) is not None:
+            raise RuntimeError(f"la cita {cita_id} ya tenía una cancelación")
     raise RuntimeError(f"no se encontró un folio libre en {INTENTOS_FOLIO} intentos")
 
 
+def _insertar(session: Session):
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def registrar_llamada(session: Session, call_sid: str, **campos) -> Llamada:
-    """Create the call's record or update it with these fields (a repeated webhook is fine)."""
-    llamada = session.get(Llamada, call_sid)
-    if llamada is None:
-        # INSERT .. ON CONFLICT DO NOTHING: a concurrent webhook of the same call can't make
-        # this fail, and no SAVEPOINT is needed (pysqlite mishandles one opened first).
-        inicio = campos.get("iniciada_en") or campos.get("terminada_en") or ahora_utc()
-        insertar = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insertar(Llamada).values(call_sid=call_sid, iniciada_en=inicio, ruta=[])
-                        .on_conflict_do_nothing(index_elements=["call_sid"]))
-        llamada = session.get(Llamada, call_sid)
-    for nombre, valor in campos.items():
-        setattr(llamada, nombre, valor)
-    session.flush()
-    return llamada
+    """Create the call's record or update it with these fields (a repeated webhook is fine).
+
+    One INSERT .. ON CONFLICT DO UPDATE .. RETURNING: a concurrent webhook of the same call
+    can't make it fail, and the record comes back without another query."""
+    inicio = campos.get("iniciada_en") or campos.get("terminada_en") or ahora_utc()
+    insercion = _insertar(session)(Llamada).values(
+        **{"iniciada_en": inicio, "ruta": [], **campos, "call_sid": call_sid})
+    cambios = {nombre: insercion.excluded[nombre] for nombre in campos} or {
+        "call_sid": insercion.excluded.call_sid}
+    return session.scalars(
+        insercion.on_conflict_do_update(index_elements=["call_sid"], set_=cambios)
+        .returning(Llamada), execution_options={"populate_existing": True}).one()
 
 
 def registrar_transferencia(session: Session, **campos) -> Transferencia:

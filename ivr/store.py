@@ -1,11 +1,12 @@
-"""Per-call state under the CallSid, with a TTL: Redis (one server or a Redis Cluster), or an
-in-process store for one process."""
+"""Per-call state under the CallSid, with a TTL: Redis (one server or a Redis Cluster; deflated
+JSON), or an in-process store for one process."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ PREFIJO = "ivr:llamada:"
 ERRORES_REDIS = (redis.RedisError, RedisClusterException)
 # How long a save on a Redis Cluster waits for a replica to have it (see RedisStore._replicar).
 ESPERA_REPLICA_MS = 100
+NIVEL_ZLIB = 6
 
 
 def clave(call_sid: str) -> str:
@@ -31,10 +33,22 @@ def clave(call_sid: str) -> str:
 def cliente_redis(url: str, modo: str | None = None) -> redis.Redis | RedisCluster:
     """A client for REDIS_URL: a Redis Cluster when *modo* is "cluster" (the URL names any one
     node; the others are discovered), else the one server."""
-    opciones = {"socket_connect_timeout": 2, "socket_timeout": 2, "decode_responses": True}
+    opciones = {"socket_connect_timeout": 2, "socket_timeout": 2}
     if modo == "cluster":
         return RedisCluster.from_url(url, **opciones)
     return redis.Redis.from_url(url, **opciones)
+
+
+def empacar(estado: Estado) -> bytes:
+    """The state as stored in Redis: its compact JSON, deflated. Most of it is the cached TwiML
+    of the last answer, which shrinks to about a third: a live call then weighs under 1 KB."""
+    return zlib.compress(estado.a_json().encode(), NIVEL_ZLIB, wbits=-15)
+
+
+def desempacar(valor: bytes) -> Estado:
+    """The state stored by `empacar` (or, from before it, plain JSON)."""
+    texto = valor if valor[:1] == b"{" else zlib.decompress(valor, wbits=-15)
+    return Estado.de_json(texto.decode())
 
 
 class StoreError(RuntimeError):
@@ -74,11 +88,11 @@ class RedisStore:
     def get(self, call_sid: str) -> Estado | None:
         """The call's state, or None if there is none (new call, or expired)."""
         valor = self._pedir(lambda c: c.get(clave(call_sid)))
-        return Estado.de_json(valor) if valor else None
+        return desempacar(valor) if valor else None
 
     def save(self, call_sid: str, estado: Estado) -> None:
         """Store the state and restart its TTL (on a cluster, once a replica has it too)."""
-        self._pedir(lambda c: c.set(clave(call_sid), estado.a_json(), ex=self.ttl))
+        self._pedir(lambda c: c.set(clave(call_sid), empacar(estado), ex=self.ttl))
         if self.modo == "cluster":
             self._replicar(call_sid)
 

@@ -75,7 +75,19 @@ def _seguro(fn: Callable[..., Response]) -> Callable[..., Response]:
     def envoltura(*args, **kwargs):
         wh = Webhook.leer(request.form)
         try:
-            return fn(wh, *args, **kwargs)
+            try:
+                return fn(wh, *args, **kwargs)
+            except Exception as e:
+                if not db.conexion_perdida(e):
+                    raise
+                # A pooled connection the server had dropped: once more, on a new one. (Had
+                # it died at the commit, the repeat is still safe: the cancellation and the
+                # call's record are idempotent for their call, and the state is saved only
+                # after the commit; at worst a transfer is recorded twice.)
+                db.descartar()
+                log.warning("conexión a la base perdida call=%s ruta=%s: se repite el paso",
+                            wh.call_sid, request.path)
+                return fn(wh, *args, **kwargs)
         except HTTPException:
             raise  # a 404 for a path that is no node: nothing to apologise for, nothing recorded
         except Exception as e:  # noqa: BLE001 - the caller must always hear something valid

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ivr import db
+from ivr.db import engine_for
 from ivr.domain.deletreo import deletrear
 from ivr.domain.folio import ALFABETO
 from ivr.domain.keypad import a_teclas
@@ -468,3 +469,27 @@ def test_the_keypad_is_explained_on_request_and_on_the_second_retry(llamar):
     assert llamada.dicho == ("No le escuché. Marque su CURP o RFC, cada letra con su tecla, y al "
                              "final gato. O dígala.")
 
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_between_webhooks_is_replaced_unheard(postgres_url):
+    # No ping before each checkout: the webhook that meets a dropped connection runs again on
+    # a new one, and the caller hears the next question, not an apology.
+    from tests.llamadas import cargar_agenda, nueva_app
+
+    app = nueva_app(postgres_url, "memoria")
+    cargar_agenda(app)
+    llamada = identificar(Llamada(app), GOMEZ).press("1").press("1")
+    assert llamada.nodo == "motivo"
+    otra = engine_for(postgres_url)
+    try:
+        with otra.connect() as conexion:  # every connection of the app's pool, as a restart
+            terminadas = conexion.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").scalar()
+    finally:
+        otra.dispose()
+    assert terminadas >= 1
+    llamada.press("2")  # the confirmation reads the cita: the first query meets the dead link
+    assert llamada.nodo == "confirmacion", llamada.dicho
+    assert llamada.dicho.startswith("Va a cancelar su cita del miércoles 2 de diciembre")
+    db.engine_de(app).dispose()

@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from ivr.estado import Estado
-from ivr.store import MemoryStore, RedisStore, StoreError
+from ivr.store import MemoryStore, RedisStore, StoreError, clave
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -63,3 +63,23 @@ def test_dead_redis_raises_store_error():
         store.get("CA1")
     with pytest.raises(StoreError):
         store.save("CA1", Estado("CA1"))
+
+
+@pytest.mark.redis
+def test_redis_keeps_the_state_deflated_and_still_reads_plain_json():
+    _redis_o_skip()
+    store = RedisStore(REDIS_URL, ttl=60)
+    sid = f"CAzip{time.time_ns()}"
+    twiml = ('<?xml version="1.0" encoding="UTF-8"?><Response><Gather action="https://ivr/voice/'
+             'cita" input="dtmf speech" language="es-MX"><Say language="es-MX" voice="Polly.Mia">'
+             + "Su cita para el trámite de préstamo personal es el miércoles 2 de diciembre. " * 3
+             + "</Say></Gather></Response>")
+    estado = Estado(call_sid=sid, nodo="cita", ruta=["menu_principal", "curp"], previo=twiml)
+    store.save(sid, estado)
+    guardado = redis.Redis.from_url(REDIS_URL).get(clave(sid))
+    assert not guardado.startswith(b"{") and len(guardado) < 0.6 * len(estado.a_json().encode())
+    assert store.get(sid) == estado
+    # A state saved as plain JSON before a deploy is read after it.
+    redis.Redis.from_url(REDIS_URL).set(clave(sid), estado.a_json(), ex=60)
+    assert store.get(sid) == estado
+    store.delete(sid)
