@@ -92,19 +92,31 @@ class RedisStore:
 
     def save(self, call_sid: str, estado: Estado) -> None:
         """Store the state and restart its TTL (on a cluster, once a replica has it too)."""
-        self._pedir(lambda c: c.set(clave(call_sid), empacar(estado), ex=self.ttl))
+        valor = empacar(estado)
         if self.modo == "cluster":
-            self._replicar(call_sid)
+            self._pedir(lambda c: self._guardar_replicado(c, clave(call_sid), valor))
+        else:
+            self._pedir(lambda c: c.set(clave(call_sid), valor, ex=self.ttl))
 
-    def _replicar(self, call_sid: str) -> None:
+    def _guardar_replicado(self, cluster: RedisCluster, k: str, valor: bytes) -> None:
         # Replication is asynchronous: a master that dies just after a write takes the write
         # with it, and its promoted replica would serve the call one step behind what the caller
-        # heard. WAIT holds the answer until a replica has the write. It counts the writes of
-        # its own connection: the node's pool hands back the one the SET just released.
-        copias = self._pedir(lambda c: c.execute_command(
-            "WAIT", 1, ESPERA_REPLICA_MS, target_nodes=c.get_node_from_key(clave(call_sid))))
+        # heard. WAIT holds the answer until a replica has the write; it counts the writes of
+        # its own connection, so SET and WAIT go together, on one connection of the key's
+        # master, in one round trip.
+        nodo = cluster.get_redis_connection(cluster.get_node_from_key(k))
+        tubo = nodo.pipeline(transaction=False)
+        tubo.set(k, valor, ex=self.ttl)
+        tubo.execute_command("WAIT", 1, ESPERA_REPLICA_MS)
+        try:
+            _, copias = tubo.execute()
+        except redis.ResponseError:
+            # The slot moved (MOVED/ASK during a resharding or a failover): the cluster client
+            # follows the move and refreshes its map; the replica's copy is not waited for.
+            cluster.set(k, valor, ex=self.ttl)
+            copias = None
         if not copias:
-            log.warning("estado sin copia en una réplica call=%s", call_sid)
+            log.warning("estado sin copia en una réplica clave=%s", k)
 
     def delete(self, call_sid: str) -> None:
         """Drop the state of an ended call."""

@@ -493,3 +493,25 @@ def test_a_connection_the_server_dropped_between_webhooks_is_replaced_unheard(po
     assert llamada.nodo == "confirmacion", llamada.dicho
     assert llamada.dicho.startswith("Va a cancelar su cita del miércoles 2 de diciembre")
     db.engine_de(app).dispose()
+
+
+@pytest.mark.postgres
+def test_the_status_callback_does_not_wait_for_the_disk(postgres_url):
+    # The end of a call is committed without an fsync (synchronous_commit off for that
+    # transaction only); the cancellation before it was committed durably.
+    from sqlalchemy import event
+
+    from tests.llamadas import cargar_agenda, nueva_app
+
+    app = nueva_app(postgres_url, "memoria")
+    cargar_agenda(app)
+    llamada = identificar(Llamada(app), GOMEZ).press("1").press("1").press("2")
+    sentencias = []
+    event.listen(db.engine_de(app), "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: sentencias.append(sql))
+    llamada.press("1")  # confirm: the cancellation is committed durably, then the status
+    assert "Su cita quedó cancelada." in llamada.dicho and llamada.tel.colgada
+    assert [s for s in sentencias if "synchronous_commit" in s] == [
+        "SET LOCAL synchronous_commit TO OFF"]
+    assert sentencias[-1] == "SET LOCAL synchronous_commit TO OFF"  # the status's, last
+    db.engine_de(app).dispose()
