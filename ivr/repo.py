@@ -5,10 +5,11 @@ Functions take the session first and never commit (the web layer commits at the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -158,13 +159,23 @@ def registrar_llamada(session: Session, call_sid: str, **campos) -> Llamada:
     One INSERT .. ON CONFLICT DO UPDATE .. RETURNING: a concurrent webhook of the same call
     can't make it fail, and the record comes back without another query."""
     inicio = campos.get("iniciada_en") or campos.get("terminada_en") or ahora_utc()
-    insercion = _insertar(session)(Llamada).values(
-        **{"iniciada_en": inicio, "ruta": [], **campos, "call_sid": call_sid})
-    cambios = {nombre: insercion.excluded[nombre] for nombre in campos} or {
+    sentencia = _upsert_llamada(session.get_bind().dialect.name, tuple(sorted(campos)))
+    return session.scalars(sentencia, {"iniciada_en": inicio, "ruta": [], **campos,
+                                       "call_sid": call_sid},
+                           execution_options={"populate_existing": True}).one()
+
+
+@functools.cache
+def _upsert_llamada(dialecto: str, nombres: tuple[str, ...]):
+    # Built once per dialect and set of fields: the statement keeps its cache key and its
+    # compiled form, which cost more than running it (twice a call).
+    insertar = pg_insert if dialecto == "postgresql" else sqlite_insert
+    columnas = dict.fromkeys(("call_sid", "iniciada_en", "ruta", *nombres))
+    insercion = insertar(Llamada).values({c: bindparam(c) for c in columnas})
+    cambios = {c: insercion.excluded[c] for c in nombres} or {
         "call_sid": insercion.excluded.call_sid}
-    return session.scalars(
-        insercion.on_conflict_do_update(index_elements=["call_sid"], set_=cambios)
-        .returning(Llamada), execution_options={"populate_existing": True}).one()
+    return insercion.on_conflict_do_update(index_elements=["call_sid"],
+                                           set_=cambios).returning(Llamada)
 
 
 def registrar_transferencia(session: Session, **campos) -> Transferencia:
