@@ -5,13 +5,13 @@ Functions take the session first and never commit (the web layer commits at the 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.domain.documento import normalizar
@@ -132,50 +132,39 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
             return ResultadoCancelacion("cancelada", previa.folio, previa)
         return ResultadoCancelacion("ya_cancelada", previa.folio, previa)
     for _ in range(INTENTOS_FOLIO):
-        # ON CONFLICT DO NOTHING instead of a savepoint: a folio collision inserts nothing and
-        # keeps the UPDATE, in one statement.
-        cancelacion = session.scalars(
-            _insertar(session)(Cancelacion).values(
-                cita_id=cita_id, folio=nuevo_folio(), solicitante_tipo=solicitante_tipo,
-                solicitante_nombre=solicitante_nombre, motivo_codigo=motivo_codigo,
-                motivo_texto=motivo_texto, canal=canal, call_sid=call_sid, agente=agente,
-                creada_en=ahora.astimezone(UTC))
-            .on_conflict_do_nothing().returning(Cancelacion)).first()
-        if cancelacion is not None:
-            return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
-        if cancelacion_de(session, cita_id) is not None:
-            raise RuntimeError(f"la cita {cita_id} ya tenía una cancelación")
+        cancelacion = Cancelacion(
+            cita_id=cita_id, folio=nuevo_folio(), solicitante_tipo=solicitante_tipo,
+            solicitante_nombre=solicitante_nombre, motivo_codigo=motivo_codigo,
+            motivo_texto=motivo_texto, canal=canal, call_sid=call_sid, agente=agente,
+            creada_en=ahora.astimezone(UTC))
+        try:
+            # A savepoint, so a folio collision undoes only this insert, not the UPDATE. (On
+            # SQLite it is safe only because the UPDATE already opened the transaction.)
+            with session.begin_nested():
+                session.add(cancelacion)
+        except IntegrityError:
+            if cancelacion_de(session, cita_id) is not None:
+                raise
+            continue
+        return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
     raise RuntimeError(f"no se encontró un folio libre en {INTENTOS_FOLIO} intentos")
 
 
-def _insertar(session: Session):
-    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def registrar_llamada(session: Session, call_sid: str, **campos) -> Llamada:
-    """Create the call's record or update it with these fields (a repeated webhook is fine).
-
-    One INSERT .. ON CONFLICT DO UPDATE .. RETURNING: a concurrent webhook of the same call
-    can't make it fail, and the record comes back without another query."""
-    inicio = campos.get("iniciada_en") or campos.get("terminada_en") or ahora_utc()
-    sentencia = _upsert_llamada(session.get_bind().dialect.name, tuple(sorted(campos)))
-    return session.scalars(sentencia, {"iniciada_en": inicio, "ruta": [], **campos,
-                                       "call_sid": call_sid},
-                           execution_options={"populate_existing": True}).one()
-
-
-@functools.cache
-def _upsert_llamada(dialecto: str, nombres: tuple[str, ...]):
-    # Built once per dialect and set of fields: the statement keeps its cache key and its
-    # compiled form, which cost more than running it (twice a call).
-    insertar = pg_insert if dialecto == "postgresql" else sqlite_insert
-    columnas = dict.fromkeys(("call_sid", "iniciada_en", "ruta", *nombres))
-    insercion = insertar(Llamada).values({c: bindparam(c) for c in columnas})
-    cambios = {c: insercion.excluded[c] for c in nombres} or {
-        "call_sid": insercion.excluded.call_sid}
-    return insercion.on_conflict_do_update(index_elements=["call_sid"],
-                                           set_=cambios).returning(Llamada)
+    """Create the call's record or update it with these fields (a repeated webhook is fine)."""
+    llamada = session.get(Llamada, call_sid)
+    if llamada is None:
+        # INSERT .. ON CONFLICT DO NOTHING: a concurrent webhook of the same call can't make
+        # this fail, and no SAVEPOINT is needed (pysqlite mishandles one opened first).
+        inicio = campos.get("iniciada_en") or campos.get("terminada_en") or ahora_utc()
+        insertar = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insertar(Llamada).values(call_sid=call_sid, iniciada_en=inicio, ruta=[])
+                        .on_conflict_do_nothing(index_elements=["call_sid"]))
+        llamada = session.get(Llamada, call_sid)
+    for nombre, valor in campos.items():
+        setattr(llamada, nombre, valor)
+    session.flush()
+    return llamada
 
 
 def registrar_transferencia(session: Session, **campos) -> Transferencia:
