@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.mx import curp as stdnum_curp
 
+from ivr import repo
 from ivr.domain.folio import nuevo_folio
 from ivr.domain.horario import feriado
 from ivr.domain.keypad import a_teclas
@@ -111,7 +112,13 @@ def _cancelar_por_agente(session: Session, hoy: date) -> None:
 
 
 def cargar_demo(session: Session, hoy: date) -> list[dict]:
-    """Load the demo agenda through the importer (no commit); who to call as, and why."""
+    """Load the demo agenda through the importer (no commit); who to call as, and why.
+
+    Run again, it resets the demo: its dates move to today's, and the demo citas cancelled
+    since (by trying the line) are agendadas again, so the README's scripted call works every
+    time. Only the demo's own claves are touched."""
+    repo.deshacer_cancelaciones(session, [clave for _, clave, *_ in _citas(hoy)
+                                          if clave != CANCELADA_POR_AGENTE])
     resultado = importar_csv(session, io.StringIO(agenda_csv(hoy)))
     if resultado.errores:
         raise RuntimeError(f"la agenda de demostración no es válida: {resultado.errores}")
@@ -123,7 +130,7 @@ def cargar_demo(session: Session, hoy: date) -> list[dict]:
 @click.command("demo-data")
 @with_appcontext
 def demo_data_command() -> None:
-    """Load a fictitious agenda relative to today and show whom to call as."""
+    """Carga (o restablece) una agenda ficticia con fechas desde hoy y muestra con quién llamar."""
     from ivr import db
 
     session = db.sesion()

@@ -389,7 +389,7 @@ def importar_csv(session: Session, path_or_file: str | Path | IO) -> Resultado:
 
 
 @click.command("import-citas")
-@click.argument("archivo", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.argument("archivo", metavar="ARCHIVO", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
 def import_citas_command(archivo: str) -> None:
     """Carga la agenda desde un CSV (todo o nada; reimportar el mismo archivo no cambia nada).

@@ -806,8 +806,29 @@ def run_script(telefono: Telefono, answers: list[str], stdout: TextIO) -> bool:
     application error occurred and every answer was used."""
     pendientes = deque(answers)
     impresor = _Impresor(telefono, stdout)
-    _conversar(telefono, lambda: pendientes.popleft() if pendientes else None, impresor)
+    agotadas: list[str] = []  # where the line was still waiting when the script ran out
+
+    def siguiente() -> str | None:
+        if pendientes:
+            return pendientes.popleft()
+        agotadas.append(_esperando_en(telefono))
+        return None
+
+    _conversar(telefono, siguiente, impresor)
+    if agotadas:
+        print(f"[se acabaron las respuestas: la línea esperaba una respuesta en "
+              f"{agotadas[0]}; el teléfono cuelga]", file=stdout)
     impresor.final()
     if pendientes:
         print(f"[sobraron {len(pendientes)} respuestas: {list(pendientes)}]", file=stdout)
-    return not telefono.errores and not pendientes
+    return not telefono.errores and not pendientes and not agotadas
+
+
+def _esperando_en(telefono: Telefono) -> str:
+    """The prompt a Gather waits at: its node (the last part of its action) and the question."""
+    accion = (telefono.ultimo_gather or {}).get("action") or "?"
+    nodo = accion.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    pregunta = telefono.dicho
+    if len(pregunta) > 90:
+        pregunta = "…" + pregunta[-89:]
+    return f"«{nodo}» ({pregunta})" if pregunta else f"«{nodo}»"

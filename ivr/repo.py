@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,7 @@ from ivr.models import (
     Cancelacion,
     Cita,
     Derechohabiente,
+    EventoOutbox,
     Llamada,
     Transferencia,
     Unidad,
@@ -228,3 +229,18 @@ def registrar_estado_agente(session: Session, transferencia_id: int, estado: str
         transferencia.agente_estado_en = ahora
         session.flush()
     return transferencia
+
+
+def deshacer_cancelaciones(session: Session, claves: list[str]) -> int:
+    """Undo the cancellations of these citas (the demo agenda's reset, never a real one): their
+    undelivered outbox events and cancellation records go, the citas are agendadas again.
+    How many were cancelled."""
+    ids = list(session.scalars(select(Cita.id).where(Cita.clave.in_(claves))))
+    if not ids:
+        return 0
+    session.execute(delete(EventoOutbox).where(EventoOutbox.cita_id.in_(ids)))
+    deshechas = session.execute(delete(Cancelacion).where(Cancelacion.cita_id.in_(ids)))
+    session.execute(update(Cita).where(Cita.id.in_(ids)).values(estado="agendada")
+                    .execution_options(synchronize_session=False))
+    session.expire_all()
+    return deshechas.rowcount

@@ -171,5 +171,6 @@ def init_app(app) -> None:
         app.extensions["ivr_store"] = RedisStore(url, ttl, app.config.get("REDIS_MODE"))
     else:
         app.extensions["ivr_store"] = MemoryStore(ttl)
-        log.warning("REDIS_URL no está definido: el estado de las llamadas vive en este proceso; "
-                    "sirve para un solo proceso (desarrollo), no para producción")
+        if app.config.get("AVISOS_DE_SERVIDOR", True):
+            log.warning("REDIS_URL no está definido: el estado de las llamadas vive en este "
+                        "proceso; sirve para un solo proceso (desarrollo), no para producción")

@@ -71,5 +71,5 @@ def test_python_dash_m_ivr_is_the_ivr_command():
     resultado = subprocess.run([sys.executable, "-m", "ivr", "--help"], cwd=RAIZ,
                                capture_output=True, text=True, timeout=60)
     assert resultado.returncode == 0, resultado.stderr
-    assert resultado.stdout.startswith("Usage: ivr ")
+    assert resultado.stdout.startswith("Uso: ivr ")
     assert "import-citas" in resultado.stdout and "demo-data" in resultado.stdout

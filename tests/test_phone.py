@@ -588,6 +588,20 @@ def test_run_script_transfer_and_leftover_answers(llamar):
     assert rutas(recibidas)[-1] == ("POST", "/voice/status")  # hung up at the end
 
 
+def test_run_script_says_where_its_answers_ran_out(llamar):
+    tel, recibidas = llamar(TERMINAL)
+    salida = io.StringIO()
+    assert phone.run_script(tel, ["5"], salida) is False
+    assert salida.getvalue() == (
+        "IVR: Para citas presione 5.\n"
+        "Usted: 5\n"
+        "IVR: Marque su CURP y gato.\n"
+        "[se acabaron las respuestas: la línea esperaba una respuesta en «curp» (Marque su "
+        "CURP y gato.); el teléfono cuelga]\n"
+        "[llamada colgada]\n")
+    assert rutas(recibidas)[-1] == ("POST", "/voice/status")
+
+
 def test_run_script_reports_an_application_error(llamar):
     tel, _ = llamar({**TERMINAL, "/voice/menu": Response("boom", status=500)})
     salida = io.StringIO()

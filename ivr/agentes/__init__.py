@@ -58,8 +58,10 @@ def init_app(app) -> None:
     """Register the page with its login, CSRF scoped to its forms, and session hardening."""
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secrets.token_hex(32)
-        log.warning("SECRET_KEY no está configurada: se generó una al azar; las sesiones de los "
-                    "agentes no sobreviven a un reinicio ni se comparten entre varios workers")
+        if app.config.get("AVISOS_DE_SERVIDOR", True):
+            log.warning("SECRET_KEY no está configurada: se generó una al azar; las sesiones de "
+                        "los agentes no sobreviven a un reinicio ni se comparten entre varios "
+                        "workers")
     vida = app.config.get("AGENT_SESSION_LIFETIME") or timedelta(hours=8)
     app.config["AGENT_SESSION_LIFETIME"] = vida
     app.config.setdefault("AGENT_IDLE_TIMEOUT", timedelta(hours=1))

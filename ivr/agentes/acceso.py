@@ -280,7 +280,8 @@ def salir():
 @click.option("--reset", is_flag=True, help="Cambiar la contraseña de un agente que ya existe.")
 @with_appcontext
 def crear_agente_command(usuario: str, password_stdin: bool, reset: bool) -> None:
-    """Create an agent account for the agents' page (the password is stored hashed)."""
+    """Crea la cuenta de un agente para la página de agentes (la contraseña se guarda con
+    hash)."""
     usuario = usuario.strip().lower()
     if not USUARIO_VALIDO.match(usuario):
         raise click.BadParameter("use de 2 a 64 letras sin acentos, dígitos, punto, guion o @",
