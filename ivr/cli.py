@@ -160,6 +160,32 @@ def speech_report(directorio) -> None:
     sys.exit(habla_reporte.main([directorio] if directorio else []))
 
 
+@main.command("informe")
+@click.option("--desde", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="AAAA-MM-DD",
+              help="Primer día (AAAA-MM-DD, hora de la Ciudad de México); por omisión, hace 6 "
+                   "días.")
+@click.option("--hasta", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="AAAA-MM-DD",
+              help="Último día, incluido; por omisión, hoy.")
+@click.option("--csv", "como_csv", is_flag=True, help="La tabla por día en CSV.")
+@with_appcontext
+def informe_command(desde, hasta, como_csv) -> None:
+    """Informe para supervisores: embudo por día, contención, abandonos, transferencias,
+    duración y teclas o voz por paso (las mismas cifras que /agent/informe)."""
+    from ivr import db, etiquetas, informe, linea
+    from ivr.models import MEXICO
+
+    hoy = current_app.config["RELOJ"]().astimezone(MEXICO).date()
+    try:
+        inicio, fin = informe.periodo(desde and desde.date(), hasta and hasta.date(), hoy)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--desde/--hasta") from None
+    datos = informe.del_periodo(db.sesion(), inicio, fin, tuple(linea.actual().flujo.nodos))
+    if como_csv:
+        click.echo(informe.a_csv(datos), nl=False)
+    else:
+        click.echo(informe.a_texto(datos, etiquetas.nodo, etiquetas.razon), nl=False)
+
+
 def _registrar_comandos() -> None:
     from ivr.agentes import crear_agente_command
     from ivr.demo import demo_data_command

@@ -99,6 +99,8 @@ def paso(
         # How the dial ended is this node's input, like keys at a Gather.
         return estado, _aplicar(flujo, estado, nodo, acciones[nodo.accion](
             estado, entrada, flujo), acciones, "no_entendi")
+    tipo = "teclas" if entrada.digitos else ("silencio" if entrada.vacia else "voz")
+    estado.entradas.append([nodo.id, tipo, False])  # marked failed below if it was
     if entrada.vacia:
         return estado, _fallo(flujo, estado, nodo, "no_escuche", acciones)
     tecla = _tecla_global(flujo, entrada)
@@ -171,6 +173,7 @@ def _ir(flujo: Flujo, estado: Estado, nodo: Nodo, destino: Destino, params: dict
         que_paso: str = "no_entendi") -> Salida:
     decir = previos + [Decir(p, params) for p in destino.decir]
     if destino.fallo_identidad:
+        _entrada_fallida(estado)
         estado.fallos_identidad += 1
         if estado.fallos_identidad >= flujo.max_fallos_identidad:
             return transferir(flujo, estado, "identificacion_fallida", decir, acciones)
@@ -218,8 +221,15 @@ def _repetir(flujo: Flujo, estado: Estado, nodo: Nodo, previos: list[Decir]) -> 
     return Salida(tuple(decir), Escuchar(nodo.id, nodo.gather))
 
 
+def _entrada_fallida(estado: Estado) -> None:
+    """The answer just given failed (not heard, not understood, identity not found)."""
+    if estado.entradas:
+        estado.entradas[-1][2] = True
+
+
 def _fallo(flujo: Flujo, estado: Estado, nodo: Nodo, que_paso: str,
           acciones: Mapping[str, Accion], explicacion: list[Decir] | None = None) -> Salida:
+    _entrada_fallida(estado)
     estado.intentos += 1
     if estado.intentos >= flujo.max_intentos:
         if nodo.agotado:  # e.g. the offers after a failed dial: no agent to send them to

@@ -17,6 +17,8 @@ class Estado:
     fallos_identidad: int = 0         # failed identifications in the whole call
     params: dict = field(default_factory=dict)  # the current node's prompt params (to repeat it)
     ruta: list[str] = field(default_factory=list)  # nodes entered, in order
+    # Every answer at a Gather: [node, "teclas" | "voz" | "silencio", failed] (the report).
+    entradas: list[list] = field(default_factory=list)
     candidatos: list[int] = field(default_factory=list)  # people the CURP/RFC matched
     documento_por: str | None = None  # "teclado" | "voz"
     derechohabiente_id: int | None = None

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
@@ -173,6 +174,9 @@ class Llamada(Base):
     razon: Mapped[str | None] = mapped_column(String(64))
     derechohabiente_id: Mapped[int | None] = mapped_column(ForeignKey("derechohabiente.id"))
     ruta: Mapped[list] = mapped_column(JSON, default=list)
+    # Every answer at a Gather: [node, "teclas" | "voz" | "silencio", failed (a retry follows)].
+    entradas: Mapped[list | None] = mapped_column(JSON)
+    duracion_segundos: Mapped[int | None] = mapped_column(Integer)  # Twilio's CallDuration
 
 
 class Transferencia(Base):
@@ -248,6 +252,8 @@ class Agente(Base):
     # Part of every session cookie's seal: a new one (at logout, or a password reset) makes
     # every cookie issued before it worthless.
     sello_sesion: Mapped[str | None] = mapped_column(String(32))
+    # A supervisor also sees the report (/agent/informe); `ivr create-agent --supervisor`.
+    supervisor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class EventoOutbox(Base):

@@ -192,7 +192,8 @@ class Telefono:
                  firma: str = "valida", resultado_dial: str = "completed",
                  resultado_cola: str = "bridged", ruta_entrante: str = "/voice/incoming",
                  ruta_estado: str | None = "/voice/status", ruta_fallback: str | None = None,
-                 call_sid: str | None = None, account_sid: str | None = None):
+                 call_sid: str | None = None, account_sid: str | None = None,
+                 reloj=time.monotonic):
         if firma not in FIRMAS:
             raise ValueError(f"firma debe ser una de {FIRMAS}: {firma!r}")
         self.transporte = transporte
@@ -208,6 +209,7 @@ class Telefono:
         self.ruta_fallback = ruta_fallback
         self.call_sid = call_sid or _sid("CA")
         self.account_sid = account_sid or _sid("AC")
+        self.reloj = reloj  # seconds, for CallDuration (a test sets how long a call lasts)
 
         self.transcripcion: list[tuple] = []
         self.ultima_respuesta: Respuesta | None = None
@@ -266,7 +268,7 @@ class Telefono:
         if self._iniciada:
             raise LlamadaTerminada("la llamada ya se marcó")
         self._iniciada = True
-        self._inicio = time.monotonic()
+        self._inicio = self.reloj()
         url = self.public_base_url + self.ruta_entrante
         if self._cargar("POST", url, self._parametros("ringing"), entrante=True):
             self._seguir()
@@ -681,7 +683,7 @@ class Telefono:
         if not self.ruta_estado:
             return
         params = {**self._parametros(estado),
-                  "CallDuration": str(int(time.monotonic() - self._inicio)),
+                  "CallDuration": str(int(self.reloj() - self._inicio)),
                   "Timestamp": formatdate(usegmt=True),
                   "CallbackSource": "call-progress-events", "SequenceNumber": "0"}
         url = self.public_base_url + self.ruta_estado

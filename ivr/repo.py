@@ -152,12 +152,13 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
 
 
 def registrar_llamada(session: Session, call_sid: str, **campos) -> Llamada:
-    """Create the call's record or update it with these fields (a repeated webhook is fine)."""
+    """Create the call's record or update it with these fields (a repeated webhook is fine);
+    `iniciada_en` is kept from the record's creation."""
+    inicio = campos.pop("iniciada_en", None) or campos.get("terminada_en") or ahora_utc()
     llamada = session.get(Llamada, call_sid)
     if llamada is None:
         # INSERT .. ON CONFLICT DO NOTHING: a concurrent webhook of the same call can't make
         # this fail, and no SAVEPOINT is needed (pysqlite mishandles one opened first).
-        inicio = campos.get("iniciada_en") or campos.get("terminada_en") or ahora_utc()
         insertar = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(insertar(Llamada).values(call_sid=call_sid, iniciada_en=inicio, ruta=[])
                         .on_conflict_do_nothing(index_elements=["call_sid"]))

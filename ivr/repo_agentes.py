@@ -39,9 +39,10 @@ def agente_por_usuario(session: Session, usuario: str) -> Agente | None:
 
 
 def crear_agente(session: Session, usuario: str, password_hash: str,
-                 creado_en: datetime) -> Agente:
-    """Add an agent account; flushed, so it has its id."""
-    agente = Agente(usuario=usuario, password_hash=password_hash, creado_en=creado_en)
+                 creado_en: datetime, supervisor: bool = False) -> Agente:
+    """Add an agent account (a supervisor also sees the report); flushed, so it has its id."""
+    agente = Agente(usuario=usuario, password_hash=password_hash, creado_en=creado_en,
+                    supervisor=supervisor)
     session.add(agente)
     session.flush()
     return agente

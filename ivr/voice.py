@@ -203,7 +203,8 @@ def _registrar_desenlace(wh: Webhook, estado: Estado, **mas) -> LlamadaRegistrad
     desenlace = {k: v for k, v in (("desenlace", estado.desenlace), ("razon", estado.razon)) if v}
     registro = repo.registrar_llamada(
         db.sesion(), wh.call_sid, desde=estado.desde or wh.desde, ultimo_nodo=estado.nodo,
-        derechohabiente_id=estado.derechohabiente_id, ruta=estado.ruta, **desenlace, **mas)
+        derechohabiente_id=estado.derechohabiente_id, ruta=estado.ruta,
+        entradas=estado.entradas, iniciada_en=_ahora(), **desenlace, **mas)
     # A caller who hangs up mid-dialog has no outcome yet: how the call ended is the outcome.
     registro.desenlace = registro.desenlace or f"colgo_{wh.call_status or ''}"
     return registro
@@ -267,12 +268,13 @@ def status() -> Response:
     try:
         if estado is not None:
             transferencia.escribir_pendiente(db.sesion(), estado)
-            registro = _registrar_desenlace(wh, estado, terminada_en=_ahora())
+            registro = _registrar_desenlace(wh, estado, terminada_en=_ahora(),
+                                            duracion_segundos=wh.duracion)
         else:
             # The state is gone (a long talk with an agent outlives its TTL) or unreadable:
             # keep what was recorded when the line let the call go, and say when it ended.
             registro = repo.registrar_llamada(db.sesion(), wh.call_sid, terminada_en=_ahora(),
-                                              desde=wh.desde)
+                                              desde=wh.desde, duracion_segundos=wh.duracion)
             registro.desenlace = registro.desenlace or f"colgo_{wh.call_status}"
         desenlace = registro.desenlace
         # The end of a call need not hold the worker for an fsync (milliseconds to tens of

@@ -36,6 +36,12 @@ def _numero(texto: str | None) -> float | None:
         return None
 
 
+def _segundos(texto: str | None) -> int | None:
+    """A whole, non-negative number of seconds; anything else is absent."""
+    numero = _numero(texto)
+    return int(numero) if numero is not None and 0 <= numero < 10**7 else None
+
+
 @dataclass(frozen=True)
 class Webhook:
     """What Twilio posted: the call, the caller's input, and the statuses it reports."""
@@ -50,6 +56,7 @@ class Webhook:
     queue_result: str | None = None     # QueueResult (<Enqueue> action)
     queue_position: str | None = None   # QueuePosition (<Enqueue> waitUrl)
     error_code: str | None = None       # ErrorCode (fallback URL)
+    duracion: int | None = None         # CallDuration, seconds (final status callback)
 
     @classmethod
     def leer(cls, form: Mapping[str, str]) -> Webhook:
@@ -68,6 +75,7 @@ class Webhook:
             queue_result=corto("QueueResult"),
             queue_position=corto("QueuePosition"),
             error_code=corto("ErrorCode"),
+            duracion=_segundos(form.get("CallDuration")),
         )
 
     @property

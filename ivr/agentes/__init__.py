@@ -3,6 +3,7 @@
 `acceso` holds login, sessions, hardening and the `ivr create-agent` command; `vistas` the
 list, a transfer's context, the search and the cancel form; `devoluciones` the callbacks list;
 `entregas` the cancellations' news that died undelivered (the outbox's dead events);
+`supervision` the supervisors' report;
 `formato` how dates, names and numbers are written. Every query is in ivr/repo_agentes (and
 ivr/repo_devoluciones for callbacks).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from flask import Blueprint
 from flask_wtf.csrf import CSRFError
 
-from ivr.agentes import acceso, devoluciones, entregas, vistas
+from ivr.agentes import acceso, devoluciones, entregas, supervision, vistas
 from ivr.agentes.acceso import crear_agente_command
 
 __all__ = ["bp", "crear_agente_command", "init_app"]
@@ -44,6 +45,8 @@ RUTAS = [
     (f"/devoluciones/<{ID}:devolucion_id>/llamado", devoluciones.llamado, ["POST"]),
     ("/no-entregados", entregas.no_entregados, ["GET"]),
     (f"/no-entregados/<{ID}:evento_id>/reintentar", entregas.reintentar_entrega, ["POST"]),
+    ("/informe", supervision.ver_informe, ["GET"]),
+    ("/informe.csv", supervision.informe_csv, ["GET"]),
 ]
 for _regla, _vista, _metodos in RUTAS:
     bp.add_url_rule(_regla, view_func=_vista, methods=_metodos)

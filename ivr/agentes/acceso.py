@@ -134,6 +134,7 @@ class AgenteActual(UserMixin):
     id: int
     usuario: str
     sello: str
+    supervisor: bool = False  # also sees the report (/agent/informe)
 
     def get_id(self) -> str:
         # The seal changes with the password: resetting it ends the agent's open sessions.
@@ -153,7 +154,7 @@ def _cargar_agente(identificador: str) -> AgenteActual | None:
     if agente is None or not hmac.compare_digest(
             _sello(agente.password_hash, agente.sello_sesion), sello):
         return None
-    return AgenteActual(agente.id, agente.usuario, sello)
+    return AgenteActual(agente.id, agente.usuario, sello, agente.supervisor)
 
 
 def _no_autorizado():
@@ -278,8 +279,11 @@ def salir():
 @click.option("--password-stdin", is_flag=True,
               help="Leer la contraseña de la entrada estándar (una línea) en vez de preguntarla.")
 @click.option("--reset", is_flag=True, help="Cambiar la contraseña de un agente que ya existe.")
+@click.option("--supervisor", is_flag=True,
+              help="Con el papel de supervisor: ve además el informe (/agent/informe).")
 @with_appcontext
-def crear_agente_command(usuario: str, password_stdin: bool, reset: bool) -> None:
+def crear_agente_command(usuario: str, password_stdin: bool, reset: bool,
+                         supervisor: bool) -> None:
     """Crea la cuenta de un agente para la página de agentes (la contraseña se guarda con
     hash)."""
     usuario = usuario.strip().lower()
@@ -301,8 +305,12 @@ def crear_agente_command(usuario: str, password_stdin: bool, reset: bool) -> Non
         raise click.ClickException(f"la contraseña debe tener al menos {CONTRASENA_MINIMA} "
                                    "caracteres")
     if agente is None:
-        repo_agentes.crear_agente(sesion, usuario, generate_password_hash(contrasena), ahora())
+        repo_agentes.crear_agente(sesion, usuario, generate_password_hash(contrasena), ahora(),
+                                  supervisor=supervisor)
     else:
         repo_agentes.cambiar_contrasena(sesion, agente, generate_password_hash(contrasena))
+        if supervisor:
+            agente.supervisor = True
     db.confirmar()
-    click.echo(f"Agente {usuario!r} {'actualizado' if reset else 'creado'}.")
+    papel = "Supervisor" if supervisor else "Agente"
+    click.echo(f"{papel} {usuario!r} {'actualizado' if reset else 'creado'}.")
