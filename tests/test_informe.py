@@ -24,8 +24,9 @@ def cronometro(segundos: int):
 @pytest.fixture
 def llamadas_conocidas(app, llamar):
     """Four calls of 24 November 2026 whose every figure is known."""
-    # A: Gómez cancels on the keypad (2 minutes).
-    identificar(llamar(reloj=cronometro(120)), GOMEZ).press("1").press("1").press("2").press("1")
+    # A: Gómez cancels on the keypad and hangs up after the folio (2 minutes).
+    a = identificar(llamar(reloj=cronometro(120)), GOMEZ).press("1").press("1").press("2")
+    a.press("1").tel.colgar()
     # B: Hernández says "préstamos" at the first menu, is identified, hears the cita and asks
     # for an agent, who answers; they talk, then hang up (5 minutes).
     b = llamar(reloj=cronometro(300)).say("préstamos").press("1").press("7")
@@ -36,9 +37,10 @@ def llamadas_conocidas(app, llamar):
     c = hasta_curp(llamar(reloj=cronometro(40))).silence()
     assert c.nodo == "curp"
     c.tel.colgar()
-    # D: an agent from the first menu; nobody answers; 2 to end (1 minute).
+    # D: an agent from the first menu; nobody answers; 3 to end (1 minute).
     d = llamar(reloj=cronometro(60), resultado_dial="no-answer").press("0")
-    d.press("2")
+    assert d.nodo == "reintento"
+    d.press("3")
     assert d.tel.colgada
     return app
 
@@ -72,6 +74,7 @@ def test_every_figure_from_known_calls(llamadas_conocidas):
         "solicitante": {"teclas": 1, "reintentos": 0},
         "motivo": {"teclas": 1, "reintentos": 0},
         "confirmacion": {"teclas": 1, "reintentos": 0},
+        "reintento": {"teclas": 1, "reintentos": 0},  # the offers after D's failed dial
     }
 
 
