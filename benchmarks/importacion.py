@@ -29,27 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.orm import Session  # noqa: E402
 
+from benchmarks.llamadas import curp_al_azar  # noqa: E402
 from ivr import db  # noqa: E402
-from ivr.demo import con_digito  # noqa: E402
 from ivr.domain.documento import validar_curp  # noqa: E402
 from ivr.importer import COLUMNAS, importar_csv  # noqa: E402
 from ivr.models import Base  # noqa: E402
 
-LETRAS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CLAVES = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 APELLIDOS = ["Gómez", "Hernández", "Ruiz", "López", "Martínez", "Sánchez", "Pérez", "Núñez",
              "Rivera", "Torres", "Ramírez", "Cruz", "Morales", "Reyes", "Jiménez", "Vargas"]
 NOMBRES = ["Ana", "José", "María", "Juan", "Sofía", "Raúl", "Begoña", "Iñaki"]
-ENTIDADES = ["DF", "MC", "JC", "NL", "PL", "VZ", "GT", "OC"]
-
-
-def _curp(rng: random.Random, apellido: str) -> str:
-    nacimiento = date(1950, 1, 1) + timedelta(days=rng.randrange(18000))
-    return con_digito(apellido[0].upper() + rng.choice("AEIOU")
-                      + "".join(rng.choice(LETRAS) for _ in range(2))
-                      + nacimiento.strftime("%y%m%d") + rng.choice("HM") + rng.choice(ENTIDADES)
-                      + "".join(rng.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(3))
-                      + rng.choice("0123456789"))
 
 
 def filas(n: int, hoy: date, excel: bool, seed: int = 7) -> list[list[str]]:
@@ -58,7 +47,8 @@ def filas(n: int, hoy: date, excel: bool, seed: int = 7) -> list[list[str]]:
     resultado, curps, claves = [], set(), set()
     while len(resultado) < n:
         apellido = rng.choice(APELLIDOS)
-        curp = _curp(rng, apellido)
+        curp = curp_al_azar(rng, apellido,
+                            date(1950, 1, 1) + timedelta(days=rng.randrange(18000)))
         if curp in curps or not validar_curp(curp):  # e.g. an "inconvenient word" prefix
             continue
         curps.add(curp)

@@ -33,9 +33,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stdnum.mx import curp as stdcurp  # noqa: E402
-
 from ivr import create_app, db, phone  # noqa: E402
+from ivr.demo import con_digito  # noqa: E402
 from ivr.domain.documento import validar_curp  # noqa: E402
 from ivr.domain.keypad import a_teclas  # noqa: E402
 from ivr.importer import COLUMNAS, importar_csv  # noqa: E402
@@ -48,17 +47,23 @@ APELLIDOS = ["Gómez", "Hernández", "Ruiz", "López", "Martínez", "Sánchez", 
 ESTADOS = ["DF", "MC", "JC", "NL", "PL", "VZ", "GT", "OC"]
 
 
+def curp_al_azar(rng: random.Random, apellido: str, nacimiento: date,
+                 homoclave: str | None = None) -> str:
+    """A CURP with its check digit, its first letter the surname's (as RENAPO forms them); the
+    homoclave digit drawn unless given. It may still be an 'inconvenient word': validate it."""
+    return con_digito(apellido[:1].upper() + rng.choice("AEIOU")
+                      + "".join(rng.choice(LETRAS) for _ in range(2))
+                      + nacimiento.strftime("%y%m%d") + rng.choice("HM") + rng.choice(ESTADOS)
+                      + "".join(rng.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(3))
+                      + (homoclave if homoclave is not None else rng.choice("0123456789")))
+
+
 def _persona(i: int, rng: random.Random) -> tuple[str, str]:
-    """A valid CURP (its first letter the surname's, as RENAPO forms them) and the surname."""
+    """A valid CURP and its surname."""
     apellido = APELLIDOS[i % len(APELLIDOS)]
     nacimiento = date(1950, 1, 1) + timedelta(days=i * 7 % 18000)
-    base = (apellido[:1].upper() + rng.choice("AEIOU")
-            + "".join(rng.choice(LETRAS) for _ in range(2))
-            + nacimiento.strftime("%y%m%d") + rng.choice("HM") + rng.choice(ESTADOS)
-            + "".join(rng.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(3))
-            + str(i // 10 % 10))
     # The homoclave digit makes CURPs unique; a clash just means another draw.
-    return base + stdcurp.calc_check_digit(base + "0"), apellido
+    return curp_al_azar(rng, apellido, nacimiento, str(i // 10 % 10)), apellido
 
 
 def agenda(n: int, hoy: date, seed: int = 7) -> tuple[str, list[tuple[str, str]]]:
