@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -83,7 +82,7 @@ def estado_inicial(call_sid: str, desde: str | None = None) -> Estado:
 
 def iniciar(flujo: Flujo, estado: Estado, acciones: Mapping[str, Accion]) -> tuple[Estado, Salida]:
     """The answer to a new call: enter the first node."""
-    estado = copy.deepcopy(estado)
+    estado = estado.copia()
     return estado, _entrar(flujo, estado, flujo.inicio, [], acciones)
 
 
@@ -91,7 +90,7 @@ def paso(
     flujo: Flujo, estado: Estado, entrada: Entrada, acciones: Mapping[str, Accion]
 ) -> tuple[Estado, Salida]:
     """Process the caller's answer at the current node."""
-    estado = copy.deepcopy(estado)
+    estado = estado.copia()
     nodo = flujo.nodos[estado.nodo]
     if nodo.tipo == "final":
         return estado, _final(flujo, estado, nodo, entrada, acciones)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 
 @dataclass(slots=True)
@@ -45,6 +45,16 @@ class Estado:
                 raise AttributeError(f"el estado de la llamada no tiene el campo {nombre!r}")
             setattr(self, nombre, valor)
 
+    def copia(self) -> Estado:
+        """An independent copy, for a step that must leave its input as it was: the containers
+        are copied (a failed answer's entry is changed in place); what they hold is not, as the
+        dialog only ever replaces params' values, never changes them in place."""
+        return replace(
+            self, params=dict(self.params), ruta=list(self.ruta),
+            entradas=[list(e) for e in self.entradas], candidatos=list(self.candidatos),
+            citas=list(self.citas), motivo=_dict_o_none(self.motivo),
+            transferencia_pendiente=_dict_o_none(self.transferencia_pendiente))
+
     def a_json(self) -> str:
         """Compact JSON: only the fields that differ from a fresh call's."""
         datos = {}
@@ -62,6 +72,10 @@ class Estado:
         if desconocidos:
             raise ValueError(f"estado con campos desconocidos: {sorted(desconocidos)}")
         return cls(**datos)
+
+
+def _dict_o_none(valor: dict | None) -> dict | None:
+    return None if valor is None else dict(valor)
 
 
 CAMPOS = frozenset(f.name for f in fields(Estado))

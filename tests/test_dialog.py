@@ -192,6 +192,44 @@ def test_the_step_does_not_mutate_its_input_state():
     assert estado == copia
 
 
+# Every kind of step, walked from the start: after each one, the state it was given is as it was.
+CAMINOS = [
+    [{}, {"digitos": "9"}, {"digitos": "9"}],                    # retries up to the agents
+    [{"digitos": "1"}, {"digitos": "22"}, {"digitos": "22"}],    # identity fails twice
+    [{"digitos": "1"}, {"digitos": "33"}, {"digitos": "11"}],    # not understood, then done
+    [{"digitos": "2"}, {"digitos": "*"}, {"habla": "dato"}],     # message, repeat, speech
+    [{"digitos": "0"}, {"marcacion": "busy"}, {}, {}, {}],       # dial fails, offers run out
+    [{"digitos": "0"}, {"marcacion": "no-answer"}, {"digitos": "1"},
+     {"marcacion": "completed"}],
+]
+
+
+@pytest.mark.parametrize("camino", CAMINOS)
+def test_no_step_mutates_its_input_state(camino):
+    flujo = _flujo()
+    estado, _ = _inicio()
+    for entrada in camino:
+        antes = copy.deepcopy(estado)
+        nuevo, _ = dialog.paso(flujo, estado, Entrada(**entrada), ACCIONES)
+        assert estado == antes
+        estado = nuevo
+
+
+def test_a_failed_dial_marks_the_earlier_answer_failed_on_the_copy_only():
+    # A dial's result that is "not understood" marks the last answer (given at an earlier
+    # node) failed: in place, so on the new state's own copy of it, never on the input's.
+    datos = copy.deepcopy(FLUJO_DATOS)
+    datos["nodos"]["agente"]["resultados"]["fallo"] = {"no_entendido": True}
+    flujo, problemas = flows.construir(datos)
+    assert problemas == []
+    estado, _ = dialog.iniciar(flujo, dialog.estado_inicial("CA1"), ACCIONES)
+    estado, _ = dialog.paso(flujo, estado, Entrada(digitos="0"), ACCIONES)
+    antes = copy.deepcopy(estado)
+    nuevo, _ = dialog.paso(flujo, estado, Entrada(marcacion="busy"), ACCIONES)
+    assert nuevo.entradas[-1] == ["menu", "teclas", True]
+    assert estado == antes and estado.entradas[-1] == ["menu", "teclas", False]
+
+
 def test_how_the_dial_ended_is_the_transfer_nodes_input():
     estado, _ = _inicio()
     estado, salida = _paso(estado, digitos="0")

@@ -6,7 +6,7 @@ import time
 import pytest
 import redis
 
-from ivr.estado import Estado
+from ivr.estado import CAMPOS, Estado
 from ivr.store import MemoryStore, RedisStore, StoreError, clave
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -83,3 +83,17 @@ def test_redis_keeps_the_state_deflated_and_still_reads_plain_json():
     redis.Redis.from_url(REDIS_URL).set(clave(sid), estado.a_json(), ex=60)
     assert store.get(sid) == estado
     store.delete(sid)
+
+
+def test_a_copy_of_the_state_shares_no_container_with_it():
+    estado = Estado("CA1", params={"n": 1, "citas": [{"x": 1}]}, ruta=["menu"],
+                    entradas=[["menu", "teclas", False]], candidatos=[1], citas=[2],
+                    motivo={"codigo": 1, "texto": "Uno"},
+                    transferencia_pendiente={"razon": "pidio_agente"})
+    copia = estado.copia()
+    assert copia == estado
+    for nombre in CAMPOS:
+        valor = getattr(estado, nombre)
+        if isinstance(valor, (list, dict)):  # every container, including one added later
+            assert getattr(copia, nombre) is not valor, nombre
+    assert copia.entradas[0] is not estado.entradas[0]
