@@ -27,6 +27,11 @@ class Catalogo:
         self.textos = textos
         self.grabaciones = grabaciones
         self.idioma = idioma
+        # Each text split once at its placeholders: [text, name, text, name, ..., text].
+        self._partes = {pid: MARCADOR.split(texto) for pid, texto in textos.items()}
+        # A prompt without placeholders says the same every time (its recording, if any).
+        self._fijas = {pid: Locucion(texto, grabaciones.get(pid))
+                       for pid, texto in textos.items() if len(self._partes[pid]) == 1}
 
     @classmethod
     def cargar(cls, carpeta: Path, idioma: str) -> Catalogo:
@@ -52,15 +57,15 @@ class Catalogo:
 
     def locucion(self, pid: str, params: dict | None = None) -> Locucion:
         """The text of a prompt with its params filled in, and its recording if it has one."""
-        texto = self.textos[pid]
+        fija = self._fijas.get(pid)
+        if fija is not None:
+            return fija
+        partes = self._partes[pid]
         params = params or {}
-
-        def poner(m: re.Match) -> str:
-            nombre = m.group(1)
+        lleno = partes[:]
+        for i in range(1, len(partes), 2):
+            nombre = partes[i]
             if nombre not in params:
                 raise KeyError(f"al prompt {pid!r} le falta el dato {nombre!r}")
-            return str(params[nombre])
-
-        lleno = MARCADOR.sub(poner, texto)
-        grabacion = self.grabaciones.get(pid) if not MARCADOR.search(texto) else None
-        return Locucion(lleno, grabacion)
+            lleno[i] = str(params[nombre])
+        return Locucion("".join(lleno))

@@ -1,9 +1,16 @@
-"""Turn the dialog's answer into TwiML with the twilio library."""
+"""Turn the dialog's answer into TwiML with the twilio library.
+
+Most of an answer is the same for every call: a node's <Gather>, the prompts without
+placeholders. Those pieces are built once with the library and kept; only a prompt's filled-in
+text is written per answer, escaped as the library's ElementTree escapes text. A dial, which
+names its call, is built whole with the library every time."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import urlencode
+from xml.sax.saxutils import escape
 
 from twilio.twiml.voice_response import Dial, Enqueue, VoiceResponse
 
@@ -22,25 +29,38 @@ class Render:
         self.base_url = base_url.rstrip("/")
         self.destino = destino            # AGENT_DIAL: E.164 number or sip: URI
         self.workflow_sid = workflow_sid  # TWILIO_WORKFLOW_SID: TaskRouter instead of a dial
+        # Pieces of TwiML built once with the library (see _pieza, _gather): by prompt, by node.
+        self._piezas: dict[str, str | tuple[str, str, str]] = {}
+        self._gathers: dict[str, tuple[dict, tuple[str, str, str]]] = {}
+        self._colgar = _plantilla(_colgar)
 
     def url(self, ruta: str) -> str:
         """Where Twilio should post or fetch: the public base URL when set, else a path."""
         return self.base_url + ruta
 
-    def _decir(self, padre, decir: Decir) -> None:
+    def _decir(self, padre, decir: Decir):
+        """Add one prompt to *padre*: its recording, or its text said; returns that verb."""
         locucion = self.catalogo.locucion(decir.prompt, decir.params)
         if locucion.grabacion:
-            padre.play(self.url(f"/audio/{self.catalogo.idioma}/{locucion.grabacion}"))
-        else:
-            padre.say(locucion.texto, voice=self.flujo.voz, language=self.flujo.idioma)
+            return padre.play(self.url(f"/audio/{self.catalogo.idioma}/{locucion.grabacion}"))
+        return padre.say(locucion.texto, voice=self.flujo.voz, language=self.flujo.idioma)
 
     def salida(self, salida: Salida, call_sid: str, transferencia_id: int | None = None) -> str:
         """The TwiML for one dialog answer (a dial names the call and its transfer record)."""
+        fin = salida.fin
+        if isinstance(fin, Marcar):
+            return self.documento(salida, call_sid, transferencia_id)
+        cuerpo = "".join(map(self._pieza, salida.decir))
+        antes, despues, vacio = self._gather(fin) if isinstance(fin, Escuchar) else self._colgar
+        return antes + cuerpo + despues if cuerpo else vacio
+
+    def documento(self, salida: Salida, call_sid: str,
+                  transferencia_id: int | None = None) -> str:
+        """The same TwiML as `salida`, built whole with the library (the reference)."""
         r = VoiceResponse()
         fin = salida.fin
         if isinstance(fin, Escuchar):
-            gather = r.gather(action=self.url(f"/voice/{fin.nodo}"), method="POST",
-                              **_atributos(fin.gather))
+            gather = self._gather_de(r, fin)
             for d in salida.decir:
                 self._decir(gather, d)
             return str(r)
@@ -51,6 +71,47 @@ class Render:
         elif isinstance(fin, Colgar):
             r.hangup()
         return str(r)
+
+    def _gather_de(self, r: VoiceResponse, fin: Escuchar):
+        return r.gather(action=self.url(f"/voice/{fin.nodo}"), method="POST",
+                        **_atributos(fin.gather))
+
+    def _gather(self, fin: Escuchar) -> tuple[str, str, str]:
+        """A node's document around its prompts, and the document without prompts."""
+        guardado = self._gathers.get(fin.nodo)
+        if guardado is None or (guardado[0] is not fin.gather and guardado[0] != fin.gather):
+            def construir(contenido: str | None) -> str:
+                r = VoiceResponse()
+                gather = self._gather_de(r, fin)
+                if contenido is not None:
+                    gather.nest(contenido)
+                return str(r)
+
+            guardado = (fin.gather, _plantilla(construir))
+            self._gathers[fin.nodo] = guardado
+        return guardado[1]
+
+    def _pieza(self, decir: Decir) -> str:
+        """One prompt's <Say> or <Play>: whole from the cache when it has no placeholders, else
+        its text, escaped, within the <Say> the library writes."""
+        pieza = self._piezas.get(decir.prompt)
+        if pieza is None:
+            pieza = self._nueva_pieza(decir.prompt)
+        if isinstance(pieza, str):
+            return pieza
+        texto = self.catalogo.locucion(decir.prompt, decir.params).texto
+        antes, despues, vacio = pieza
+        return antes + escape(texto) + despues if texto else vacio
+
+    def _nueva_pieza(self, prompt: str) -> str | tuple[str, str, str]:
+        pieza: str | tuple[str, str, str]
+        if self.catalogo.marcadores(prompt):
+            pieza = _plantilla(lambda texto: VoiceResponse().say(
+                texto, voice=self.flujo.voz, language=self.flujo.idioma).to_xml(False))
+        else:
+            pieza = self._decir(VoiceResponse(), Decir(prompt)).to_xml(False)
+        self._piezas[prompt] = pieza
+        return pieza
 
     def _marcar(self, r: VoiceResponse, fin: Marcar, call_sid: str,
                 transferencia_id: int | None) -> None:
@@ -117,6 +178,24 @@ class Render:
             self._decir(r, Decir(prompt))
         r.hangup()
         return str(r)
+
+
+MARCA = "\ue000"  # a character in no text or URL of the line: where an element's content goes
+
+
+def _plantilla(construir: Callable[[str | None], str]) -> tuple[str, str, str]:
+    """What the library writes before and after an element's content, and what it writes when
+    the element has none (`<Gather ... />`). *construir* writes TwiML around a content."""
+    antes, despues = construir(MARCA).split(MARCA)
+    return antes, despues, construir(None)
+
+
+def _colgar(contenido: str | None) -> str:
+    r = VoiceResponse()
+    if contenido is not None:
+        r.nest(contenido)
+    r.hangup()
+    return str(r)
 
 
 def _atributos(gather: dict) -> dict:

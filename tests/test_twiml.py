@@ -5,6 +5,8 @@ import json
 from xml.etree import ElementTree
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ivr import acciones, flows
 from ivr.config import RAIZ
@@ -103,3 +105,60 @@ def test_hold_says_the_position(render):
     assert raiz[1].tag == "Pause"
     raiz = _xml(render.espera(None, "https://musica.example/espera.mp3"))
     assert [e.tag for e in raiz] == ["Play"]
+
+
+# -- the cached pieces: the same bytes as the library writes the whole document ---------------
+
+# Text as a caller's words reach a prompt (webhook.py drops what XML can't hold): markup,
+# entities, quotes, non-ASCII, line breaks, and nothing at all.
+TEXTO = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffe\uffff")
+                .filter(lambda c: c in "\t\n\r" or ord(c) >= 0x20), max_size=30) | st.sampled_from(
+    ["", "<Hangup/>", "&amp;", "]]>", 'a "b" \'c\'', "Ñoño & <Gómez>", "\r\n"])
+
+
+def _prompts(render):
+    return sorted(render.catalogo.ids())
+
+
+@st.composite
+def salidas(draw, render):
+    catalogo = render.catalogo
+    decir = []
+    for prompt in draw(st.lists(st.sampled_from(_prompts(render)), max_size=5)):
+        params = {m: draw(TEXTO) for m in catalogo.marcadores(prompt)}
+        decir.append(Decir(prompt, params))
+    nodo = draw(st.sampled_from(sorted(render.flujo.nodos)))
+    fin = draw(st.sampled_from([Escuchar(nodo, render.flujo.nodos[nodo].gather), Colgar()]))
+    return Salida(tuple(decir), fin)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(datos=st.data())
+def test_cached_pieces_write_what_the_library_writes(render, datos):
+    salida = datos.draw(salidas(render))
+    texto = render.salida(salida, "CA1")
+    assert texto == render.documento(salida, "CA1")
+    _xml(texto)  # well-formed, whatever the text
+
+
+def test_every_prompt_and_node_renders_as_the_library_does(tmp_path, render):
+    # Recordings too: a prompt with a file of its own is played, not said.
+    carpeta = tmp_path / "es-MX"
+    carpeta.mkdir()
+    (tmp_path / "es-MX.yaml").write_text(
+        (RAIZ / "audio_prompts" / "es-MX.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (carpeta / "bienvenida.mp3").write_bytes(b"")
+    catalogo = Catalogo.cargar(tmp_path, "es-MX")
+    grabado = Render(catalogo, render.flujo, "https://ivr.example.test")
+    for r in (render, grabado):
+        for prompt in _prompts(r):
+            params = {m: "x" for m in r.catalogo.marcadores(prompt)}
+            for nodo in r.flujo.nodos.values():
+                for decir in ((), (Decir(prompt, params),)):
+                    salida = Salida(decir, Escuchar(nodo.id, nodo.gather))
+                    assert r.salida(salida, "CA1") == r.documento(salida, "CA1")
+            for salida in (Salida((), Colgar()), Salida((Decir(prompt, params),), Colgar())):
+                assert r.salida(salida, "CA1") == r.documento(salida, "CA1")
+    assert "<Play>https://ivr.example.test/audio/es-MX/bienvenida.mp3</Play>" in grabado.salida(
+        Salida((Decir("bienvenida"),), Colgar()), "CA1")
