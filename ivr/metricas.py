@@ -5,8 +5,9 @@ gunicorn config does it) every worker writes its counts to files there and a scr
 up (prometheus-client's multiprocess mode). Without it (`ivr run`, `ivr call`, the tests) the
 counts live in this process.
 
-Calls, cancellations and transfers are counted from what the database commits (session
-events), so every path that records one — the phone, the agents' page — counts it once, and
+Calls, cancellations and transfers are counted from what the database commits: the repository
+notes in the session what it wrote (repo.anotados), and it is counted when that session
+commits, so every path that records one — the phone, the agents' page — counts it once, and
 a rolled-back transaction counts nothing.
 """
 
@@ -29,10 +30,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr.models import Cancelacion, Llamada, Transferencia
+from ivr.repo import ANOTADOS
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metricas", __name__)
@@ -48,8 +49,6 @@ LLAMADAS = Counter("ivr_llamadas", "Llamadas terminadas, por desenlace.", ["dese
 CANCELACIONES = Counter("ivr_cancelaciones", "Citas canceladas, por canal.", ["canal"])
 TRANSFERENCIAS = Counter("ivr_transferencias", "Transferencias a agentes, por razón.", ["razon"])
 
-_PENDIENTES = "ivr_metricas_pendientes"  # session.info key: counts waiting for the commit
-
 
 def init_app(app: Flask) -> None:
     """Time the voice webhooks, count what the app's sessions commit, serve /metrics."""
@@ -58,7 +57,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_empezar)
     app.teardown_request(_medir)
     fabrica = db.sessionmaker_de(app)
-    event.listen(fabrica, "after_flush", _anotar)
     event.listen(fabrica, "after_commit", _contar)
     event.listen(fabrica, "after_rollback", _olvidar)
     app.register_blueprint(bp)
@@ -92,31 +90,10 @@ def _nodo() -> str:
 # -- what the database commits -----------------------------------------------------------------
 
 
-def _anotar(session, _contexto) -> None:
-    """After each flush: note the cancellations and transfers inserted and the calls that just
-    ended; they are counted only if the transaction commits."""
-    pendientes = session.info.setdefault(_PENDIENTES, {"cancelaciones": [], "transferencias": [],
-                                                      "llamadas": {}})
-    for objeto in session.new:
-        if isinstance(objeto, Cancelacion):
-            pendientes["cancelaciones"].append(objeto.canal)
-        elif isinstance(objeto, Transferencia):
-            pendientes["transferencias"].append(objeto.razon)
-    for objeto in list(session.new) + list(session.dirty):
-        if not isinstance(objeto, Llamada):
-            continue
-        terminada = inspect(objeto).attrs.terminada_en.history
-        if terminada.added and terminada.added[0] is not None and not any(terminada.deleted):
-            pendientes["llamadas"][objeto.call_sid] = objeto.desenlace
-        elif objeto.call_sid in pendientes["llamadas"]:
-            # The outcome may be written after the end time, in the same transaction.
-            pendientes["llamadas"][objeto.call_sid] = objeto.desenlace
-
-
 def _contar(session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the outer transaction may still roll back
-    pendientes = session.info.pop(_PENDIENTES, None)
+    pendientes = session.info.pop(ANOTADOS, None)
     if not pendientes:
         return
     for canal in pendientes["cancelaciones"]:
@@ -129,8 +106,8 @@ def _contar(session) -> None:
 
 def _olvidar(session) -> None:
     if session.in_nested_transaction():
-        return  # only the savepoint's work is undone (a failed flush noted nothing)
-    session.info.pop(_PENDIENTES, None)
+        return  # only the savepoint's work is undone
+    session.info.pop(ANOTADOS, None)
 
 
 # -- the scrape --------------------------------------------------------------------------------

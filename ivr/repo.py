@@ -1,6 +1,8 @@
 """Repository: lookups of derechohabientes and citas, the atomic cancellation, call records.
 
 Functions take the session first and never commit (the web layer commits at the request edge).
+What they write that the metrics count (a cancellation, a transfer, a call's end) they note in
+the session (`anotados`), to be counted if and when that transaction commits.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.domain.documento import normalizar
@@ -29,6 +30,23 @@ from ivr.models import (
 )
 
 INTENTOS_FOLIO = 10
+ANOTADOS = "ivr_anotados"  # session.info key: what this transaction wrote, for the metrics
+
+
+def anotados(session: Session) -> dict:
+    """What the session's transaction wrote that is counted: the cancellations' channels, the
+    transfers' reasons, and the calls that ended (call_sid -> outcome). Whoever counts takes
+    it at the commit and drops it at a rollback (ivr.metricas)."""
+    notas = session.info.get(ANOTADOS)
+    if notas is None:
+        notas = session.info[ANOTADOS] = {"cancelaciones": [], "transferencias": [],
+                                          "llamadas": {}}
+    return notas
+
+
+def _insertar(session: Session):
+    """INSERT with ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 @dataclass(frozen=True)
@@ -132,41 +150,60 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
         if call_sid is not None and previa.call_sid == call_sid:
             return ResultadoCancelacion("cancelada", previa.folio, previa)
         return ResultadoCancelacion("ya_cancelada", previa.folio, previa)
+    creada_en = ahora.astimezone(UTC)
     for _ in range(INTENTOS_FOLIO):
-        cancelacion = Cancelacion(
-            cita_id=cita_id, folio=nuevo_folio(), solicitante_tipo=solicitante_tipo,
-            solicitante_nombre=solicitante_nombre, motivo_codigo=motivo_codigo,
-            motivo_texto=motivo_texto, canal=canal, call_sid=call_sid, agente=agente,
-            creada_en=ahora.astimezone(UTC))
-        try:
-            # A savepoint, so a folio collision undoes only this insert, not the UPDATE. (On
-            # SQLite it is safe only because the UPDATE already opened the transaction.)
-            with session.begin_nested():
-                session.add(cancelacion)
-        except IntegrityError:
-            if cancelacion_de(session, cita_id) is not None:
-                raise
+        valores = {"cita_id": cita_id, "folio": nuevo_folio(),
+                   "solicitante_tipo": solicitante_tipo, "solicitante_nombre": solicitante_nombre,
+                   "motivo_codigo": motivo_codigo, "motivo_texto": motivo_texto, "canal": canal,
+                   "call_sid": call_sid, "agente": agente, "creada_en": creada_en}
+        # A folio already taken inserts nothing (and undoes nothing: no savepoint needed); the
+        # cita's own unique cancellation still fails loudly, as it must.
+        nuevo_id = session.execute(
+            _insertar(session)(Cancelacion).values(valores)
+            .on_conflict_do_nothing(index_elements=["folio"])
+            .returning(Cancelacion.id)).scalar()
+        if nuevo_id is None:
             continue
+        anotados(session)["cancelaciones"].append(canal)
+        # Not in the session: what the outbox's events are written from.
+        cancelacion = Cancelacion(id=nuevo_id, **valores)
         return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
     raise RuntimeError(f"no se encontró un folio libre en {INTENTOS_FOLIO} intentos")
 
 
-def registrar_llamada(session: Session, call_sid: str, **campos) -> Llamada:
-    """Create the call's record or update it with these fields (a repeated webhook is fine);
-    `iniciada_en` is kept from the record's creation."""
+def registrar_llamada(session: Session, call_sid: str, *, desenlace_por_omision: str | None = None,
+                      **campos) -> str | None:
+    """Create the call's record or update it with these fields, in one statement (a repeated
+    or concurrent webhook of the same call is fine); the record's outcome is returned.
+
+    `iniciada_en` is kept from the record's creation. `desenlace_por_omision` is the outcome
+    when neither these fields nor the record have one. With `terminada_en` the call ends now,
+    unless its record says it ended already (a repeated status callback): the record is then
+    left as it was, and the call is not counted as ended twice."""
     inicio = campos.pop("iniciada_en", None) or campos.get("terminada_en") or ahora_utc()
-    llamada = session.get(Llamada, call_sid)
-    if llamada is None:
-        # INSERT .. ON CONFLICT DO NOTHING: a concurrent webhook of the same call can't make
-        # this fail, and no SAVEPOINT is needed (pysqlite mishandles one opened first).
-        insertar = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insertar(Llamada).values(call_sid=call_sid, iniciada_en=inicio, ruta=[])
-                        .on_conflict_do_nothing(index_elements=["call_sid"]))
-        llamada = session.get(Llamada, call_sid)
-    for nombre, valor in campos.items():
-        setattr(llamada, nombre, valor)
-    session.flush()
-    return llamada
+    tabla = Llamada.__table__
+    valores = {"ruta": [], **campos, "call_sid": call_sid, "iniciada_en": inicio}
+    if not campos.get("desenlace"):
+        valores["desenlace"] = desenlace_por_omision
+    sentencia = _insertar(session)(tabla).values(valores)
+    nuevos = sentencia.excluded
+    cambios = {nombre: nuevos[nombre] for nombre in campos}
+    if "desenlace" not in campos and desenlace_por_omision:
+        cambios["desenlace"] = func.coalesce(func.nullif(tabla.c.desenlace, ""), nuevos.desenlace)
+    termina = "terminada_en" in campos
+    desenlace = session.execute(
+        sentencia.on_conflict_do_update(
+            index_elements=[tabla.c.call_sid], set_=cambios or {"call_sid": nuevos.call_sid},
+            where=tabla.c.terminada_en.is_(None) if termina else None)
+        .returning(tabla.c.desenlace)).first()
+    cargada = session.identity_map.get(session.identity_key(Llamada, call_sid))
+    if cargada is not None:
+        session.expire(cargada)
+    if desenlace is None:  # it had ended already: nothing was written
+        return session.scalar(select(tabla.c.desenlace).where(tabla.c.call_sid == call_sid))
+    if termina:
+        anotados(session)["llamadas"][call_sid] = desenlace[0]
+    return desenlace[0]
 
 
 def registrar_transferencia(session: Session, **campos) -> Transferencia:
@@ -174,6 +211,7 @@ def registrar_transferencia(session: Session, **campos) -> Transferencia:
     transferencia = Transferencia(**campos)
     session.add(transferencia)
     session.flush()
+    anotados(session)["transferencias"].append(transferencia.razon)
     return transferencia
 
 

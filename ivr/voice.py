@@ -196,18 +196,18 @@ def _llamada_terminada(call_sid: str) -> bool:
     return registro is not None and registro.terminada_en is not None
 
 
-def _registrar_desenlace(wh: Webhook, estado: Estado, **mas) -> LlamadaRegistrada:
-    """The call's record from its state: outcome, last node, reason, who, the path."""
+def _registrar_desenlace(wh: Webhook, estado: Estado, **mas) -> str | None:
+    """The call's record from its state: outcome, last node, reason, who, the path. Returns
+    the outcome it keeps."""
     # An outcome the line recorded without the state (an apology and a transfer while the
     # state could not be read or saved) outlives an older state: it is kept.
     desenlace = {k: v for k, v in (("desenlace", estado.desenlace), ("razon", estado.razon)) if v}
-    registro = repo.registrar_llamada(
+    # A caller who hangs up mid-dialog has no outcome yet: how the call ended is the outcome.
+    return repo.registrar_llamada(
         db.sesion(), wh.call_sid, desde=estado.desde or wh.desde, ultimo_nodo=estado.nodo,
         derechohabiente_id=estado.derechohabiente_id, ruta=estado.ruta,
-        entradas=estado.entradas, iniciada_en=_ahora(), **desenlace, **mas)
-    # A caller who hangs up mid-dialog has no outcome yet: how the call ended is the outcome.
-    registro.desenlace = registro.desenlace or f"colgo_{wh.call_status or ''}"
-    return registro
+        entradas=estado.entradas, iniciada_en=_ahora(),
+        desenlace_por_omision=f"colgo_{wh.call_status or ''}", **desenlace, **mas)
 
 
 def _nueva_llamada(wh: Webhook, prefijo: list[dialog.Decir] | None = None) -> Response:
@@ -268,15 +268,14 @@ def status() -> Response:
     try:
         if estado is not None:
             transferencia.escribir_pendiente(db.sesion(), estado)
-            registro = _registrar_desenlace(wh, estado, terminada_en=_ahora(),
-                                            duracion_segundos=wh.duracion)
+            desenlace = _registrar_desenlace(wh, estado, terminada_en=_ahora(),
+                                             duracion_segundos=wh.duracion)
         else:
             # The state is gone (a long talk with an agent outlives its TTL) or unreadable:
             # keep what was recorded when the line let the call go, and say when it ended.
-            registro = repo.registrar_llamada(db.sesion(), wh.call_sid, terminada_en=_ahora(),
-                                              desde=wh.desde, duracion_segundos=wh.duracion)
-            registro.desenlace = registro.desenlace or f"colgo_{wh.call_status}"
-        desenlace = registro.desenlace
+            desenlace = repo.registrar_llamada(
+                db.sesion(), wh.call_sid, terminada_en=_ahora(), desde=wh.desde,
+                duracion_segundos=wh.duracion, desenlace_por_omision=f"colgo_{wh.call_status}")
         # The end of a call need not hold the worker for an fsync (milliseconds to tens of
         # milliseconds on a busy disk): a crash of the database server may lose its last
         # fraction of a second of call endings, never a cancellation, committed at its step.

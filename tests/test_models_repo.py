@@ -381,26 +381,72 @@ def test_carrera_de_dos_cancelaciones(engine, agenda):
 
 def test_registrar_llamada_crea_y_actualiza(session, agenda):
     sid = "CA" + "7" * 32
-    llamada = repo.registrar_llamada(session, sid, desde="+525511112222",
-                                     iniciada_en=AHORA, ruta=["menu_principal"])
+    assert repo.registrar_llamada(session, sid, desde="+525511112222", iniciada_en=AHORA,
+                                  ruta=["menu_principal"]) is None  # no outcome yet
     session.commit()
-    repo.registrar_llamada(session, sid, terminada_en=AHORA + timedelta(minutes=3),
-                           desenlace="cancelada", ultimo_nodo="confirmacion",
-                           derechohabiente_id=agenda.gomez, ruta=["menu_principal", "curp"])
+    assert repo.registrar_llamada(session, sid, terminada_en=AHORA + timedelta(minutes=3),
+                                  desenlace="cancelada", ultimo_nodo="confirmacion",
+                                  derechohabiente_id=agenda.gomez,
+                                  iniciada_en=AHORA + timedelta(minutes=1),
+                                  ruta=["menu_principal", "curp"]) == "cancelada"
     session.commit()
     guardada = session.get(Llamada, sid)
-    assert guardada is llamada
-    assert (guardada.desde, guardada.desenlace, guardada.ruta) == \
-        ("+525511112222", "cancelada", ["menu_principal", "curp"])
+    assert (guardada.desde, guardada.desenlace, guardada.ruta, guardada.ultimo_nodo,
+            guardada.derechohabiente_id) == \
+        ("+525511112222", "cancelada", ["menu_principal", "curp"], "confirmacion", agenda.gomez)
+    assert _utc(guardada.iniciada_en) == AHORA  # kept from the record's creation
+    assert _utc(guardada.terminada_en) == AHORA + timedelta(minutes=3)
     assert session.scalar(select(func.count()).select_from(Llamada)) == 1
+
+
+def _utc(momento: datetime) -> datetime:
+    # SQLite gives timestamps back without their zone; they were stored in UTC.
+    return momento if momento.tzinfo else momento.replace(tzinfo=UTC)
+
+
+def test_registrar_llamada_actualiza_la_llamada_ya_cargada_en_la_sesion(session):
+    repo.registrar_llamada(session, "CA4", desde="+525511112222", ultimo_nodo="curp")
+    cargada = session.get(Llamada, "CA4")
+    repo.registrar_llamada(session, "CA4", ultimo_nodo="apellido")
+    assert cargada.ultimo_nodo == "apellido"
 
 
 def test_registrar_llamada_que_solo_termina(session):
     terminada = AHORA + timedelta(minutes=1)
-    llamada = repo.registrar_llamada(session, "CA9", terminada_en=terminada,
-                                     desenlace="colgo_completed")
+    assert repo.registrar_llamada(session, "CA9", terminada_en=terminada,
+                                  desenlace_por_omision="colgo_completed") == "colgo_completed"
     session.commit()
-    assert llamada.iniciada_en is not None and llamada.ruta == []
+    llamada = session.get(Llamada, "CA9")
+    assert _utc(llamada.iniciada_en) == terminada and llamada.ruta == []
+    assert llamada.desenlace == "colgo_completed"
+
+
+def test_el_desenlace_por_omision_no_borra_uno_anterior(session):
+    repo.registrar_llamada(session, "CA8", desenlace="transferida", razon="pidio_agente")
+    assert repo.registrar_llamada(session, "CA8", terminada_en=AHORA,
+                                  desenlace_por_omision="colgo_completed") == "transferida"
+    assert repo.registrar_llamada(session, "CA7", ultimo_nodo="curp",
+                                  desenlace_por_omision="colgo_in-progress") == \
+        "colgo_in-progress"
+    session.commit()
+    assert (session.get(Llamada, "CA8").desenlace, session.get(Llamada, "CA8").razon) == \
+        ("transferida", "pidio_agente")
+
+
+def test_una_llamada_terminada_no_termina_dos_veces(session):
+    """A repeated status callback: the first end is kept, and only it is noted for the
+    metrics."""
+    assert repo.registrar_llamada(session, "CA6", terminada_en=AHORA, duracion_segundos=30,
+                                  desenlace_por_omision="colgo_completed") == "colgo_completed"
+    assert repo.anotados(session)["llamadas"] == {"CA6": "colgo_completed"}
+    session.commit()
+    session.info.pop(repo.ANOTADOS)  # nobody counts in this test: as the metrics would
+    assert repo.registrar_llamada(session, "CA6", terminada_en=AHORA + timedelta(minutes=1),
+                                  duracion_segundos=31, desenlace="otro") == "colgo_completed"
+    assert repo.anotados(session)["llamadas"] == {}
+    session.commit()
+    llamada = session.get(Llamada, "CA6")
+    assert (_utc(llamada.terminada_en), llamada.duracion_segundos) == (AHORA, 30)
 
 
 def test_registrar_llamada_no_confirma(session):
