@@ -36,7 +36,9 @@ class Estado:
     transferencia_pendiente: dict | None = None  # a transfer the database couldn't take yet
     desenlace: str | None = None      # how the line's part ended ("cancelada", "transferida"...)
     terminada: bool = False           # the line's part is over: repeats get the cached answer
-    previo: str | None = None         # the last TwiML answered, for a repeated webhook
+    # The last answer, for a repeated webhook: Render.responder's compact form of it (or its
+    # TwiML: a dial's, or a state saved before answers were kept compact).
+    previo: list | str | None = None
 
     def cambiar(self, cambios: dict) -> None:
         """Set these fields (from an action's result or a flow option); an unknown one raises."""

@@ -161,9 +161,8 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida) -> Response:
         # The database is away: the dial still goes out, the whisper speaks from the state,
         # and the transfer is written by a later webhook of this call.
         log.error("llamada sin registrar call=%s: %s", wh.call_sid, type(e).__name__)
-    texto = ln.render.salida(salida, estado.call_sid, estado.transferencia_id)
+    texto, estado.previo = ln.render.responder(salida, estado.call_sid, estado.transferencia_id)
     estado.terminada = terminal
-    estado.previo = texto
     try:
         _store().save(wh.call_sid, estado)
     except StoreError:
@@ -174,6 +173,11 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida) -> Response:
         # this answer (a folio, a dial). Only a repeat of this webhook lacks its cached answer.
         log.error("estado sin guardar call=%s", wh.call_sid)
     return _xml(texto)
+
+
+def _repetir(estado: Estado) -> str:
+    """The answer last given to this call, again, for a repeated or stale webhook."""
+    return linea.actual().render.repetir(estado.previo)
 
 
 def _escribir_pendiente(estado: Estado) -> None:
@@ -247,7 +251,7 @@ def incoming(wh: Webhook) -> Response:
     estado = _store().get(wh.call_sid)
     if estado is not None and estado.previo:
         # Twilio repeated the incoming webhook: answer the same, don't start over.
-        return _xml(estado.previo)
+        return _xml(_repetir(estado))
     return _nueva_llamada(wh)
 
 
@@ -300,7 +304,7 @@ def fallback(wh: Webhook) -> Response:
     same parameters here. Carry the call on from its state: answer its last step again."""
     estado = _store().get(wh.call_sid)
     if estado is not None and estado.previo:
-        return _xml(estado.previo)
+        return _xml(_repetir(estado))
     if estado is None and not _llamada_terminada(wh.call_sid):
         return _nueva_llamada(wh)  # the incoming webhook itself was lost
     return _xml(_disculpa(wh, "fallback"))
@@ -396,7 +400,7 @@ def nodo(wh: Webhook, nodo: str) -> Response:
         return _nueva_llamada(wh, [dialog.Decir("estado_perdido")])
     if (estado.terminada or estado.nodo != nodo) and estado.previo:
         # A repeated or stale webhook: answer what was answered, count nothing.
-        return _xml(estado.previo)
+        return _xml(_repetir(estado))
     _escribir_pendiente(estado)
     estado, salida = dialog.paso(ln.flujo, estado, wh.entrada, acciones.para(_contexto()))
     return _responder(wh, estado, salida)

@@ -312,6 +312,40 @@ def test_repeated_confirmation_webhook_returns_the_same_folio(app, llamar):
     assert len(cancelaciones(app)) == 1
 
 
+def test_a_repeated_or_stale_webhook_hears_the_last_answer_byte_for_byte(app, llamar):
+    # The cita's read-back is filled in for this caller (date, place, clave): kept compact in
+    # the state, it is written again the same, for a repeat and for the fallback URL.
+    llamada = identificar(llamar(ruta_estado=None), GOMEZ)
+    assert llamada.nodo == "cita"
+    cuerpo = llamada.tel.ultima_respuesta[2]
+    assert "Su cita" in cuerpo
+    assert llamada.tel.reenviar()[2] == cuerpo
+    r = _firmado(app, "/voice/fallback", {"CallSid": llamada.tel.call_sid,
+                                          "From": "+525511112222", "ErrorCode": "11200"})
+    assert r.get_data(as_text=True) == cuerpo
+    # A stale webhook (an earlier node's) gets the same, and the call goes on from there.
+    r = _firmado(app, "/voice/curp", {"CallSid": llamada.tel.call_sid, "Digits": "1"})
+    assert r.get_data(as_text=True) == cuerpo
+    llamada.press("1").press("1").press("1").press("1")
+    assert "Su cita quedó cancelada." in llamada.dicho
+
+
+def test_a_state_saved_with_its_twiml_by_the_previous_version_is_still_answered(app, llamar):
+    # A deploy in the middle of a call: the state the previous version saved kept the TwiML.
+    llamada = identificar(llamar(ruta_estado=None), GOMEZ)
+    sid = llamada.tel.call_sid
+    with app.app_context():
+        store = app.extensions["ivr_store"]
+        estado = store.get(sid)
+        cuerpo = llamada.tel.ultima_respuesta[2]
+        assert estado.previo != cuerpo
+        estado.previo = cuerpo
+        store.save(sid, estado)
+    assert llamada.tel.reenviar()[2] == cuerpo
+    llamada.press("1").press("1").press("1").press("1")
+    assert "Su cita quedó cancelada." in llamada.dicho
+
+
 def test_a_webhook_repeated_after_the_call_ended_hangs_up_and_redoes_nothing(app, llamar):
     llamada = identificar(llamar(), GOMEZ)
     llamada.press("1").press("1").press("1").press("1").silence()

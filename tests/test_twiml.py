@@ -137,9 +137,16 @@ def salidas(draw, render):
 @given(datos=st.data())
 def test_cached_pieces_write_what_the_library_writes(render, datos):
     salida = datos.draw(salidas(render))
-    texto = render.salida(salida, "CA1")
+    texto, compacta = render.responder(salida, "CA1")
     assert texto == render.documento(salida, "CA1")
     _xml(texto)  # well-formed, whatever the text
+    # What the state keeps (as JSON) writes the same answer again.
+    assert render.repetir(json.loads(json.dumps(compacta))) == texto
+
+
+def test_a_dial_is_kept_whole_for_a_repeat(render):
+    texto, compacta = _render(render, "+525540001000").responder(MARCAR, "CA1", 42)
+    assert compacta == texto and render.repetir(compacta) == texto
 
 
 def test_every_prompt_and_node_renders_as_the_library_does(tmp_path, render):
