@@ -118,7 +118,9 @@ def confirmar(duradero: bool = True) -> None:
     may lose the last fraction of a second of such commits), for records whose loss nobody on
     the phone has heard about. A write commit waits for an fsync, milliseconds to tens of
     milliseconds on a busy disk, with the worker blocked."""
-    s = sesion()
+    s = g.get("ivr_sesion")
+    if s is None:
+        return  # the request used no session: nothing to commit
     if not duradero and s.in_transaction() and s.get_bind().dialect.name == "postgresql":
         s.execute(text("SET LOCAL synchronous_commit TO OFF"))
     s.commit()

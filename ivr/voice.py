@@ -146,21 +146,28 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida) -> Response:
     # At a final node (the folio) the line's part is done, though * may still repeat it.
     hecha = terminal or (isinstance(salida.fin, dialog.Escuchar)
                          and ln.flujo.nodos[salida.fin.nodo].tipo == "final")
-    db.confirmar()  # the step's own work first (a cancellation): if it fails, nothing is said
-    _escribir_pendiente(estado)
-    try:
-        if hecha or marcar:
-            # Recorded now: the state may expire before the status callback (a long talk with
-            # an agent), and the outcome must not depend on it.
-            _registrar_desenlace(wh, estado)
+    # The call's record is written when the line's part is done or the call goes to the
+    # agents: the state may expire before the status callback (a long talk with an agent),
+    # and the outcome must not depend on it.
+    if hecha and not estado.transferencia_pendiente:
+        # The step's work (a cancellation) and the call's record in one transaction: if
+        # either fails, neither is kept and none of it is said (the apology follows).
+        _registrar_desenlace(wh, estado)
         db.confirmar()
-    except SQLAlchemyError as e:
-        db.descartar()
-        if not marcar:
-            raise
-        # The database is away: the dial still goes out, the whisper speaks from the state,
-        # and the transfer is written by a later webhook of this call.
-        log.error("llamada sin registrar call=%s: %s", wh.call_sid, type(e).__name__)
+    else:
+        db.confirmar()  # the step's own work first (a transfer): if it fails, nothing is said
+        _escribir_pendiente(estado)
+        try:
+            if hecha or marcar:
+                _registrar_desenlace(wh, estado)
+                db.confirmar()
+        except SQLAlchemyError as e:
+            db.descartar()
+            if not marcar:
+                raise
+            # The database is away: the dial still goes out, the whisper speaks from the
+            # state, and the transfer is written by a later webhook of this call.
+            log.error("llamada sin registrar call=%s: %s", wh.call_sid, type(e).__name__)
     texto, estado.previo = ln.render.responder(salida, estado.call_sid, estado.transferencia_id)
     estado.terminada = terminal
     try:

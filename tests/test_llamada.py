@@ -106,6 +106,26 @@ def test_full_keypad_cancellation_as_titular(app, llamar):
     assert cita_de(app, "UC3QK2").estado == "cancelada"
 
 
+def test_the_confirmation_commits_once(app, llamar):
+    # The cancellation and the call's record (the folio's node ends the line's part): one
+    # transaction, one COMMIT.
+    from sqlalchemy import event
+
+    llamada = identificar(llamar(), GOMEZ).press("1").press("1").press("2")
+    commits = []
+    escuchar = lambda _conexion: commits.append(1)  # noqa: E731
+    event.listen(db.engine_de(app), "commit", escuchar)
+    try:
+        llamada.press("1")
+    finally:
+        event.remove(db.engine_de(app), "commit", escuchar)
+    assert "Su cita quedó cancelada." in llamada.dicho
+    assert len(commits) == 1
+    with app.app_context():
+        registro = db.sesion().get(LlamadaRegistro, llamada.tel.call_sid)
+        assert (registro.desenlace, registro.ultimo_nodo) == ("cancelada", "cancelada")
+
+
 def test_cancellation_on_behalf_of_the_titular(app, llamar):
     llamada = identificar(llamar(), GOMEZ)
     llamada.press("1").press("2")

@@ -71,6 +71,28 @@ def test_in_a_database_outage_the_whisper_uses_the_state_and_the_transfer_is_wri
     assert registro(app, llamada.tel.call_sid).desenlace == "transferida"
 
 
+def test_a_cancellation_whose_call_record_fails_is_not_kept_nor_said(app, llamar,
+                                                                     monkeypatch):
+    """The cancellation and the call's record are one transaction: when the record can't be
+    written, the cita stays agendada and the caller hears the apology and goes to an agent,
+    never a folio that was not kept."""
+    from sqlalchemy import func, select
+
+    from ivr.models import Cancelacion, Cita
+
+    llamada = identificar(llamar(), GOMEZ).press("1").press("1").press("2")
+    with monkeypatch.context() as caida:
+        caida.setattr(repo, "registrar_llamada", _base_caida)
+        llamada.press("1")
+    assert "folio" not in llamada.dicho
+    assert llamada.dicho.startswith("Lo sentimos, tuvimos un problema con su llamada.")
+    assert llamada.tel.estado == "transferred" and llamada.tel.error_de_aplicacion is None
+    with app.app_context():
+        assert db.sesion().scalar(select(func.count()).select_from(Cancelacion)) == 0
+        assert db.sesion().scalar(select(Cita.estado).where(Cita.clave == "UC3QK2")) == \
+            "agendada"
+
+
 def test_a_lost_save_at_the_transfer_still_records_the_talk_as_transferida(app, llamar):
     from ivr.store import StoreError
 
