@@ -42,13 +42,12 @@ def cliente_redis(url: str, modo: str | None = None) -> redis.Redis | RedisClust
 def empacar(estado: Estado) -> bytes:
     """The state as stored in Redis: its compact JSON, deflated. Most of it is the cached TwiML
     of the last answer, which shrinks to about a third: a live call then weighs under 1 KB."""
-    return zlib.compress(estado.a_json().encode(), NIVEL_ZLIB, wbits=-15)
+    return zlib.compress(estado.a_json(), NIVEL_ZLIB, wbits=-15)
 
 
 def desempacar(valor: bytes) -> Estado:
     """The state stored by `empacar` (or, from before it, plain JSON)."""
-    texto = valor if valor[:1] == b"{" else zlib.decompress(valor, wbits=-15)
-    return Estado.de_json(texto.decode())
+    return Estado.de_json(valor if valor[:1] == b"{" else zlib.decompress(valor, wbits=-15))
 
 
 class StoreError(RuntimeError):
@@ -133,7 +132,7 @@ class MemoryStore:
     def __init__(self, ttl: int, reloj=time.monotonic):
         self.ttl = ttl
         self.reloj = reloj
-        self._datos: dict[str, tuple[float, str]] = {}
+        self._datos: dict[str, tuple[float, bytes]] = {}
         self._candado = threading.Lock()
 
     def get(self, call_sid: str) -> Estado | None:

@@ -1,7 +1,9 @@
 """Per-call state: the in-process store and real Redis behave the same, and both expire."""
 
+import json
 import os
 import time
+import zlib
 
 import pytest
 import redis
@@ -77,10 +79,16 @@ def test_redis_keeps_the_state_deflated_and_still_reads_plain_json():
     estado = Estado(call_sid=sid, nodo="cita", ruta=["menu_principal", "curp"], previo=twiml)
     store.save(sid, estado)
     guardado = redis.Redis.from_url(REDIS_URL).get(clave(sid))
-    assert not guardado.startswith(b"{") and len(guardado) < 0.6 * len(estado.a_json().encode())
+    assert not guardado.startswith(b"{") and len(guardado) < 0.6 * len(estado.a_json())
     assert store.get(sid) == estado
     # A state saved as plain JSON before a deploy is read after it.
     redis.Redis.from_url(REDIS_URL).set(clave(sid), estado.a_json(), ex=60)
+    assert store.get(sid) == estado
+    # And one the standard library's json wrote, deflated, as the previous version did.
+    anterior = json.dumps({"call_sid": sid, "nodo": "cita", "ruta": ["menu_principal", "curp"],
+                           "previo": twiml}, ensure_ascii=False, separators=(",", ":"))
+    redis.Redis.from_url(REDIS_URL).set(
+        clave(sid), zlib.compress(anterior.encode(), 6, wbits=-15), ex=60)
     assert store.get(sid) == estado
     store.delete(sid)
 
@@ -97,3 +105,16 @@ def test_a_copy_of_the_state_shares_no_container_with_it():
         if isinstance(valor, (list, dict)):  # every container, including one added later
             assert getattr(copia, nombre) is not valor, nombre
     assert copia.entradas[0] is not estado.entradas[0]
+
+
+def test_every_kind_of_value_comes_back_as_it_went(store):
+    sid = f"CAvalores{time.time_ns()}"
+    estado = Estado(sid, desde="+525511112222", nodo="motivo", intentos=2,
+                    params={"n": 2, "clave": "ve chica, ñu", "menos_de_36h": False,
+                            "citas": [{"tecla": "1", "fecha": "sábado 5 de diciembre"}]},
+                    entradas=[["curp", "voz", True]], motivo={"codigo": 5, "texto": "me mudo \"ya\""},
+                    solicitante_nombre="María José Ñúñez \u2028<&>", terminada=True,
+                    previo=["cita", "cita_pregunta", ["cita_lectura", "Su cita: <b> & 'c'"]])
+    store.save(sid, estado)
+    assert store.get(sid) == estado
+    store.delete(sid)

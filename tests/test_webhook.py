@@ -71,6 +71,6 @@ def test_stored_state_with_an_unknown_field_raises():
 def test_the_state_is_stored_compactly_and_comes_back_equal():
     estado = Estado("CA1", desde="+5255", nodo="curp", ruta=["menu_principal", "curp"])
     texto = estado.a_json()
-    assert texto == ('{"call_sid":"CA1","desde":"+5255","nodo":"curp",'
-                     '"ruta":["menu_principal","curp"]}')
+    assert texto == (b'{"call_sid":"CA1","desde":"+5255","nodo":"curp",'
+                     b'"ruta":["menu_principal","curp"]}')
     assert Estado.de_json(texto) == estado
