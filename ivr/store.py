@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
+from redis.retry import Retry
 
 from ivr.estado import Estado
 
@@ -30,13 +32,20 @@ def clave(call_sid: str) -> str:
     return f"{PREFIJO}{{{call_sid}}}"
 
 
-def cliente_redis(url: str, modo: str | None = None) -> redis.Redis | RedisCluster:
+def cliente_redis(url: str, modo: str | None = None,
+                  una_conexion: bool = False) -> redis.Redis | RedisCluster:
     """A client for REDIS_URL: a Redis Cluster when *modo* is "cluster" (the URL names any one
-    node; the others are discovered), else the one server."""
+    node; the others are discovered), else the one server; *una_conexion*: a client of one
+    thread, which keeps its one connection instead of taking it from a pool for each request."""
     opciones = {"socket_connect_timeout": 2, "socket_timeout": 2}
     if modo == "cluster":
         return RedisCluster.from_url(url, **opciones)
-    return redis.Redis.from_url(url, **opciones)
+    if una_conexion:
+        # A pool checks a connection each time it lends it, and replaces a dropped one; one
+        # kept connection is replaced when a request finds it dropped (a restart, an idle
+        # timeout), and the request, idempotent here, is sent once more on the new one.
+        opciones["retry"] = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+    return redis.Redis.from_url(url, single_connection_client=una_conexion, **opciones)
 
 
 def empacar(estado: Estado) -> bytes:
@@ -63,11 +72,21 @@ class RedisStore:
         self.modo = modo
         self._cliente: redis.Redis | RedisCluster | None = None
         self._candado = threading.Lock()
+        self._hilo = threading.local()
 
     @property
     def cliente(self) -> redis.Redis | RedisCluster:
         """The client, made on first use: a cluster client asks the cluster for its nodes when
-        made, and a cluster that is down at start-up must still let calls hear the apology."""
+        made, and a cluster that is down at start-up must still let calls hear the apology.
+        One server: each thread has its own client and connection (a worker's threads are
+        few and long-lived), as checking a connection out of a pool and back for each request
+        cost more CPU than the request itself."""
+        if self.modo != "cluster":
+            cliente = getattr(self._hilo, "cliente", None)
+            if cliente is None:
+                # It connects when made: Redis's own error if it can't (a StoreError in _pedir).
+                cliente = self._hilo.cliente = cliente_redis(self.url, una_conexion=True)
+            return cliente
         if self._cliente is None:
             with self._candado:
                 if self._cliente is None:

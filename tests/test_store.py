@@ -2,6 +2,7 @@
 
 import json
 import os
+import threading
 import time
 import zlib
 
@@ -49,12 +50,18 @@ def test_memory_state_expires():
     assert store.get("CA1") is None
 
 
+def _en_redis(ttl: int = 60) -> tuple[RedisStore, str]:
+    """A Redis store holding one new call's state at the CURP."""
+    _redis_o_skip()
+    store = RedisStore(REDIS_URL, ttl=ttl)
+    sid = f"CA{time.time_ns()}"
+    store.save(sid, Estado(sid, nodo="curp"))
+    return store, sid
+
+
 @pytest.mark.redis
 def test_redis_state_has_a_ttl():
-    _redis_o_skip()
-    store = RedisStore(REDIS_URL, ttl=120)
-    sid = f"CAttl{time.time_ns()}"
-    store.save(sid, Estado(sid, nodo="curp"))
+    store, sid = _en_redis(ttl=120)
     assert 110 <= store.ttl_de(sid) <= 120
     store.delete(sid)
 
@@ -117,4 +124,23 @@ def test_every_kind_of_value_comes_back_as_it_went(store):
                     previo=["cita", "cita_pregunta", ["cita_lectura", "Su cita: <b> & 'c'"]])
     store.save(sid, estado)
     assert store.get(sid) == estado
+    store.delete(sid)
+
+
+@pytest.mark.redis
+def test_each_thread_keeps_its_own_connection_and_gets_a_new_one_when_it_drops():
+    store, sid = _en_redis()
+    propio = store.cliente
+    assert store.cliente is propio  # the same thread: the same client, one connection
+    otros = []
+    hilo = threading.Thread(target=lambda: otros.append((store.cliente, store.get(sid))))
+    hilo.start()
+    hilo.join()
+    assert otros[0][0] is not propio and otros[0][1] == Estado(sid, nodo="curp")
+    # The server drops this thread's connection (a restart, a timeout): the next request
+    # connects again instead of failing the caller.
+    mio = propio.client_id()
+    redis.Redis.from_url(REDIS_URL).client_kill_filter(_id=mio)
+    assert store.get(sid) == Estado(sid, nodo="curp")
+    assert propio.client_id() != mio
     store.delete(sid)
