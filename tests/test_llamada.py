@@ -571,3 +571,26 @@ def test_the_status_callback_does_not_wait_for_the_disk(postgres_url):
         "SET LOCAL synchronous_commit TO OFF"]
     assert sentencias[-1] == "SET LOCAL synchronous_commit TO OFF"  # the status's, last
     db.engine_de(app).dispose()
+
+
+def test_a_step_without_sql_opens_no_session_and_commits_nothing(app, llamar, monkeypatch):
+    # The welcome and the menus ask nothing of the agenda: their webhooks make no database
+    # session (let alone a transaction or a COMMIT); the CURP's does.
+    from sqlalchemy import event
+
+    sesiones = []
+    hacer = db.sesion
+
+    def contar():
+        sesiones.append(1)
+        return hacer()
+
+    monkeypatch.setattr(db, "sesion", contar)
+    sentencias = []
+    event.listen(db.engine_de(app), "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: sentencias.append(sql))
+    event.listen(db.engine_de(app), "commit", lambda _c: sentencias.append("COMMIT"))
+    llamada = hasta_curp(llamar())
+    assert (sesiones, sentencias) == ([], [])
+    llamada.press(teclas(GOMEZ.curp))
+    assert sesiones and "COMMIT" in sentencias
