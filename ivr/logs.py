@@ -190,6 +190,15 @@ def anotar(**campos) -> None:
     g.setdefault("ivr_campos_webhook", {}).update(campos)
 
 
+def respuesta(outcome: str, siguiente: str | None = None) -> None:
+    """What the answer the view is returning tells Twilio to do (`gather` and the node it
+    posts to, `transfer`, `hangup`, `empty`...), said by the view that built it: the line
+    then needn't parse the TwiML back. Said last, just before the view returns its answer;
+    an answer nobody described is parsed."""
+    g.ivr_respuesta_webhook = ({"outcome": outcome, "next": siguiente} if siguiente
+                               else {"outcome": outcome})
+
+
 def _empezar() -> None:
     g.ivr_log_inicio = time.perf_counter()
 
@@ -224,10 +233,10 @@ def _resultado(respuesta) -> dict:
     return {"outcome": "say" if verbos else "empty"}
 
 
-def _es_respuesta(nodo: str, formulario) -> bool:
+def _es_respuesta(nodo: str, formulario, dial_status: str | None) -> bool:
     """Whether this webhook carries a caller's answer to a <Gather> (silence included); a
     dial's result posted to the transfer node is logged as its dial_status instead."""
-    if formulario.get("DialCallStatus") or formulario.get("QueueResult"):
+    if dial_status:
         return False
     return ("Digits" in formulario or "SpeechResult" in formulario
             or nodo in linea.actual().flujo.nodos)
@@ -241,11 +250,11 @@ def _entrada(formulario) -> str:
     return "silence"
 
 
-def _formulario():
+def _formulario(peticion):
     """The webhook's form, or nothing when its body is over the cap (werkzeug refuses it from
     the Content-Length, unread)."""
     try:
-        return request.form
+        return peticion.form
     except RequestEntityTooLarge:
         return {}
 
@@ -253,23 +262,30 @@ def _formulario():
 def _registrar_webhook(respuesta):
     """The webhook's one line: call sid, node, input kind, milliseconds, outcome (never a
     caller's number, keys or words)."""
-    if not request.path.startswith("/voice/"):
+    peticion = request._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup
+    ruta = peticion.path
+    if not ruta.startswith("/voice/"):
         return respuesta
-    inicio = g.get("ivr_log_inicio")
+    contexto = g._get_current_object()  # noqa: SLF001
+    inicio = contexto.get("ivr_log_inicio")
     ms = round((time.perf_counter() - inicio) * 1000, 1) if inicio else None
-    formulario = _formulario()
-    nodo = request.path.rsplit("/", 1)[-1]
+    formulario = _formulario(peticion)
+    nodo = ruta.rsplit("/", 1)[-1]
+    codigo = respuesta.status_code
+    dicho = contexto.get("ivr_respuesta_webhook") if codigo == 200 else None
+    dial_status = formulario.get("DialCallStatus") or formulario.get("QueueResult")
     campos = {
         "call_sid": _recortar(formulario.get("CallSid")),
         "node": _recortar(nodo),
-        "input": _entrada(formulario) if _es_respuesta(nodo, formulario) else None,
+        "input": (_entrada(formulario) if _es_respuesta(nodo, formulario, dial_status)
+                  else None),
         "ms": ms,
-        **_resultado(respuesta),
-        "status": respuesta.status_code,
+        **(dicho or _resultado(respuesta)),
+        "status": codigo,
         "call_status": _recortar(formulario.get("CallStatus")) if nodo == "status" else None,
-        "dial_status": _recortar(formulario.get("DialCallStatus") or formulario.get("QueueResult")),
+        "dial_status": _recortar(dial_status),
         "twilio_error": _recortar(formulario.get("ErrorCode")),
-        **(g.get("ivr_campos_webhook") or {}),
+        **(contexto.get("ivr_campos_webhook") or {}),
     }
     if campos["outcome"] in ("invalid_twiml", "http_500"):
         nivel = logging.ERROR

@@ -39,7 +39,11 @@ def _ahora():
     return current_app.config["RELOJ"]()
 
 
-def _xml(texto: str) -> Response:
+def _xml(texto: str, outcome: str | None = None, siguiente: str | None = None) -> Response:
+    """The TwiML answer; *outcome* (and *siguiente*, a Gather's node) say what it tells Twilio
+    to do, for the webhook's log line (which otherwise parses it)."""
+    if outcome:
+        logs.respuesta(outcome, siguiente)
     return Response(texto, status=200, content_type="text/xml; charset=utf-8")
 
 
@@ -179,7 +183,9 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida) -> Response:
         # later webhook can take up from the database's records: the caller must still hear
         # this answer (a folio, a dial). Only a repeat of this webhook lacks its cached answer.
         log.error("estado sin guardar call=%s", wh.call_sid)
-    return _xml(texto)
+    if isinstance(salida.fin, dialog.Escuchar):
+        return _xml(texto, "gather", salida.fin.nodo)
+    return _xml(texto, "transfer" if marcar else "hangup")
 
 
 def _repetir(estado: Estado) -> str:
@@ -270,7 +276,7 @@ def status() -> Response:
     state, what the call's record already holds (who, why) is kept."""
     wh = Webhook.leer(request.form)
     if wh.call_status not in ESTADOS_FINALES:
-        return _xml(VACIO)
+        return _xml(VACIO, "empty")
     try:
         estado = _store().get(wh.call_sid)
         store_ok = True
@@ -294,14 +300,14 @@ def status() -> Response:
     except Exception as e:  # noqa: BLE001 - Twilio ignores this answer: it only must be valid
         db.descartar()
         log.error("fin de llamada sin registrar call=%s: %s", wh.call_sid, type(e).__name__)
-        return _xml(VACIO)
+        return _xml(VACIO, "empty")
     if store_ok:
         try:
             _store().delete(wh.call_sid)
         except StoreError:
             log.error("estado sin borrar call=%s (expirará)", wh.call_sid)
     logs.anotar(call_outcome=desenlace)
-    return _xml(VACIO)
+    return _xml(VACIO, "empty")
 
 
 @bp.post("/voice/fallback")
@@ -331,7 +337,7 @@ def agente_estado() -> Response:
             db.descartar()
             log.error("estado del agente sin registrar t=%s: %s", transferencia_id,
                       type(e).__name__)
-    return _xml(VACIO)
+    return _xml(VACIO, "empty")
 
 
 def _entero(texto: str | None) -> int | None:
@@ -391,7 +397,7 @@ def nodo(wh: Webhook, nodo: str) -> Response:
     if estado is None and _llamada_terminada(wh.call_sid):
         # A late webhook of a call that is over (its state is dropped): no answer can reach
         # the caller, and nothing must be redone.
-        return _xml(COLGAR)
+        return _xml(COLGAR, "hangup")
     if estado is None or (wh.marcacion and estado.nodo not in ln.flujo.tras_agente()):
         # No state, or one from before the transfer (saving the transfer's state was lost, as
         # when a Redis master dies): a dial's result is taken up from the transfer records.
@@ -400,7 +406,7 @@ def nodo(wh: Webhook, nodo: str) -> Response:
         # A dial's result with nothing known of the call: after a talk, hang up; else end
         # politely. Starting the call over would put the caller back at the welcome.
         if wh.marcacion in acciones.COMPLETADAS:
-            return _xml(COLGAR)
+            return _xml(COLGAR, "hangup")
         return _xml(ln.render.disculpa(SOLO_DISCULPA))
     if estado is None:
         # State expired or lost: say so and start again rather than guessing.

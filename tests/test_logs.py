@@ -334,3 +334,42 @@ def test_a_dials_result_is_logged_as_its_dial_status_not_as_silence(tmp_path, sa
     [dial] = [o for o in objetos if o["node"] == "agente"]
     assert (dial.get("input"), dial["dial_status"], dial["next"]) == (None, "no-answer",
                                                                      "reintento")
+
+
+def test_la_respuesta_que_dice_la_vista_es_la_que_dice_el_twiml(tmp_path, monkeypatch):
+    """The outcome a view says for the line (instead of the line parsing the TwiML back) is
+    what its TwiML says, on every kind of answer: a gather, a dial and its result, a hang-up,
+    the status callback, an apology after an internal error, a repeat."""
+    from ivr import repo
+
+    app = _app(tmp_path)
+    vistos = []
+
+    @app.after_request
+    def comparar(respuesta):
+        from flask import g
+
+        dicho = g.get("ivr_respuesta_webhook")
+        if dicho is not None:
+            vistos.append((dicho, logs._resultado(respuesta)))
+        return respuesta
+
+    llamada = Llamada(app, resultado_dial="no-answer")
+    llamada.press("5").press("1").press("7").press(teclas(GOMEZ.curp))
+    llamada.press(teclas(GOMEZ.primer_apellido)).press("0")  # an agent: no answer, a retry
+    llamada.tel.reenviar()
+    llamada.tel.colgar()
+    tercera = Llamada(app).press("5").press("1").press("7").press(teclas(GOMEZ.curp))
+    tercera.press(teclas(GOMEZ.primer_apellido)).press("0")  # an agent answers
+    tercera.tel.terminar_puente()  # and hangs up: the line says goodbye
+    otra = Llamada(app).press("5").press("1").press("7")
+
+    def rota(*a, **k):
+        raise RuntimeError("la base de datos se fue")
+
+    monkeypatch.setattr(repo, "buscar_por_teclas", rota)
+    otra.press(teclas(GOMEZ.curp))  # the apology and a transfer
+    resultados = {dicho["outcome"] for dicho, _ in vistos}
+    assert {"gather", "transfer", "hangup", "empty"} <= resultados, vistos
+    for dicho, del_twiml in vistos:
+        assert dicho == del_twiml
