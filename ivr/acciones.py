@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,13 +29,24 @@ ORDINALES = ["primera", "segunda", "tercera", "cuarta", "quinta", "sexta", "sép
 
 @dataclass
 class Contexto:
-    """What actions need from outside: a session (opened only when used), the time, and
-    whether agents can be reached now."""
+    """What actions need from outside: a session (opened only when used), the time, where a
+    cancellation is told and whether agents can be reached now (these two worked out only
+    when an action asks: most steps never do)."""
 
     sesion: Callable[[], Session]
     ahora: datetime
-    destinos: cancelacion.Destinos = cancelacion.Destinos()
-    agentes: transferencia.Agentes | None = None
+    destinos_de: Callable[[], cancelacion.Destinos] = cancelacion.Destinos
+    agentes_de: Callable[[], transferencia.Agentes | None] = lambda: None
+
+    @functools.cached_property
+    def destinos(self) -> cancelacion.Destinos:
+        """Who is told of a cancellation."""
+        return self.destinos_de()
+
+    @functools.cached_property
+    def agentes(self) -> transferencia.Agentes | None:
+        """Whether and where a transfer can go now."""
+        return self.agentes_de()
 
 
 _REGISTRO: dict[str, tuple[Callable, frozenset[str]]] = {}
@@ -56,9 +67,28 @@ def salidas_registradas() -> dict[str, frozenset[str]]:
     return {nombre: salidas for nombre, (_, salidas) in _REGISTRO.items()}
 
 
-def para(ctx: Contexto) -> dict[str, Accion]:
+class _Enlazadas(Mapping):
+    """The registry's actions bound to one request's context, each bound when the dialog
+    asks for it (a step runs one action, or none)."""
+
+    __slots__ = ("ctx",)
+
+    def __init__(self, ctx: Contexto):
+        self.ctx = ctx
+
+    def __getitem__(self, nombre: str) -> Accion:
+        return functools.partial(_REGISTRO[nombre][0], self.ctx)
+
+    def __iter__(self):
+        return iter(_REGISTRO)
+
+    def __len__(self) -> int:
+        return len(_REGISTRO)
+
+
+def para(ctx: Contexto) -> Mapping[str, Accion]:
     """The registry with every action bound to this request's context."""
-    return {nombre: functools.partial(fn, ctx) for nombre, (fn, _) in _REGISTRO.items()}
+    return _Enlazadas(ctx)
 
 
 def _inicio(cita: Cita) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from functools import partial
 
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -111,10 +112,11 @@ def _seguro(fn: Callable[..., Response]) -> Callable[..., Response]:
 
 
 def _contexto() -> acciones.Contexto:
-    ahora = _ahora()
+    app = current_app._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup
+    ahora = app.config["RELOJ"]()
     return acciones.Contexto(sesion=db.sesion, ahora=ahora,
-                             destinos=cancelacion.destinos_de(current_app.config),
-                             agentes=linea.actual().agentes(ahora))
+                             destinos_de=partial(cancelacion.destinos_de, app.config),
+                             agentes_de=partial(linea.actual().agentes, ahora))
 
 
 def _disculpa(wh: Webhook, donde: str) -> str:
