@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import partial
 
 from flask import Blueprint, Response, abort, current_app, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator, compare
 from werkzeug.exceptions import HTTPException
@@ -30,6 +31,17 @@ SOLO_DISCULPA = ("error_interno", "alternativa_web", "despedida")  # no dial: sa
 def init_app(app) -> None:
     """Register the webhooks."""
     app.register_blueprint(bp)
+    app.session_interface = _SesionFueraDeLosWebhooks()
+
+
+class _SesionFueraDeLosWebhooks(SecureCookieSessionInterface):
+    """The cookie session is the agents' page's: a Twilio webhook (it sends no cookie) gets
+    Flask's null session without the cookie signer being built for it, each time."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/voice/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def _store():

@@ -74,3 +74,27 @@ def test_the_state_is_stored_compactly_and_comes_back_equal():
     assert texto == (b'{"call_sid":"CA1","desde":"+5255","nodo":"curp",'
                      b'"ruta":["menu_principal","curp"]}')
     assert Estado.de_json(texto) == estado
+
+
+def test_a_webhook_runs_none_of_the_agents_pages_machinery(tmp_path, monkeypatch):
+    # The login throttle and the cookie session are the agents' page's: Twilio's webhooks (a
+    # few hundred a second) run neither; the page still runs both.
+    from flask.sessions import SecureCookieSessionInterface
+    from flask_limiter import Limiter
+
+    from tests.llamadas import Llamada, cargar_agenda, nueva_app
+
+    vistos = []
+    limitar = Limiter._check_request_limit
+    firmador = SecureCookieSessionInterface.get_signing_serializer
+    monkeypatch.setattr(Limiter, "_check_request_limit",
+                        lambda self, *a, **k: vistos.append("limiter") or limitar(self, *a, **k))
+    monkeypatch.setattr(SecureCookieSessionInterface, "get_signing_serializer",
+                        lambda self, app: vistos.append("cookie") or firmador(self, app))
+    app = nueva_app(f"sqlite:///{tmp_path}/ivr.sqlite3", "memoria")
+    cargar_agenda(app)
+    llamada = Llamada(app).press("5")
+    assert llamada.nodo == "menu_prestamos"
+    assert vistos == []
+    assert app.test_client().get("/agent/entrar").status_code == 200
+    assert {"limiter", "cookie"} <= set(vistos)

@@ -55,12 +55,27 @@ def init_app(app, bp) -> None:
     # instead, and a global check would reject them. The token lives as long as the session.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    csrf.init_app(app)
-    login_manager.init_app(app)
+    _solo_en_la_pagina(app, bp, csrf.init_app)
+    _solo_en_la_pagina(app, bp, login_manager.init_app)
     login_manager.session_protection = "strong"
     login_manager.user_loader(_cargar_agente)
     login_manager.unauthorized_handler(_no_autorizado)
     _frenar_entradas(app, bp)
+
+
+def _solo_en_la_pagina(app, bp, iniciar) -> None:
+    """Initialise an extension of this page, and move the request hooks it registers for the
+    whole app (before, after, teardown) onto this blueprint, before it is registered: they
+    run for the page's requests, in the same order, and no longer for each of Twilio's
+    webhooks (a few hundred a second), whose CPU they were adding to for nothing."""
+    listas = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
+    previas = [list(lista.get(None, ())) for lista in listas]
+    iniciar(app)
+    for lista, antes in zip(listas, previas, strict=True):
+        nuevas = lista.get(None, [])[len(antes):]
+        if nuevas:
+            del lista[None][len(antes):]
+            lista.setdefault(bp.name, []).extend(nuevas)
 
 
 def _frenar_entradas(app, bp) -> None:
@@ -76,15 +91,14 @@ def _frenar_entradas(app, bp) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "ivr-agentes")
     # One limiter per app (it keeps its storage); Redis down: count in memory meanwhile.
-    limitador = Limiter(key_func=_ip, app=app, strategy="moving-window",
+    limitador = Limiter(key_func=_ip, strategy="moving-window",
                         on_breach=_demasiados_intentos, swallow_errors=True,
                         in_memory_fallback_enabled=True)
+    # Its only limits are on this blueprint: its hooks run for this page's requests alone.
+    _solo_en_la_pagina(app, bp, limitador.init_app)
     for clave in (_ip, _cuenta):
         limitador.limit(app.config["AGENT_LOGIN_LIMIT"], key_func=clave, methods=["POST"],
                         exempt_when=_no_es_entrada, deduct_when=_entrada_fallida)(bp)
-    # Its only limits are on this blueprint: every other request (Twilio's webhooks, a few
-    # hundred a second) skips the limiter's per-request lookups, 5% of a webhook's CPU.
-    limitador.request_filter(lambda: request.blueprint != bp.name)
     app.extensions[EXTENSION_LIMITADOR] = limitador
 
 
