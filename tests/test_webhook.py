@@ -76,6 +76,26 @@ def test_the_state_is_stored_compactly_and_comes_back_equal():
     assert Estado.de_json(texto) == estado
 
 
+@pytest.mark.parametrize("pares", [
+    [],
+    [("CallSid", "CA1"), ("Digits", "5"), ("From", "+525511112222")],
+    [("SpeechResult", "cancelar mi cita, ¿sí? ñandú"), ("Confidence", "0.9"), ("Vacío", "")],
+    [("b", "2"), ("a", "1"), ("b", "1"), ("b", "2"), ("B", "0"), ("a b", "c&d=e")],
+])
+@pytest.mark.parametrize("url", ["https://ivr.example.test/voice/curp",
+                                 "https://ivr.example.test:8443/voice/susurro?call=CA1&t=7",
+                                 "http://localhost/voice/ñ"])
+def test_the_signature_is_the_twilio_librarys(pares, url):
+    from twilio.request_validator import RequestValidator
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    from ivr.voice import firma
+
+    form = ImmutableMultiDict(pares)
+    for token in ("12345", "tóken"):
+        assert firma(token, url, form) == RequestValidator(token).compute_signature(url, form)
+
+
 def test_a_webhook_runs_none_of_the_agents_pages_machinery(tmp_path, monkeypatch):
     # The login throttle and the cookie session are the agents' page's: Twilio's webhooks (a
     # few hundred a second) run neither; the page still runs both.
