@@ -17,7 +17,7 @@ from ivr.dialog import Accion, Entrada, Resultado
 from ivr.domain import deletreo, fechas, habla, locucion
 from ivr.estado import Estado
 from ivr.flows import Flujo
-from ivr.models import Cita, Derechohabiente
+from ivr.models import Cita
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def identificar_documento(ctx: Contexto, estado: Estado, entrada: Entrada,
         if len(teclas) not in (18, 13):
             # 17 keys is a CURP short of one: say how many were heard and how many it takes.
             return Resultado("incompleto", params={"teclas": len(teclas)})
-        candidatos = repo.buscar_por_teclas(ctx.sesion(), teclas)
+        candidatos = repo.ids_por_teclas(ctx.sesion(), teclas)
         forma = "teclado"
     else:
         # b/v, "y" for I, a correction: several readings may be valid. One is kept only if it
@@ -126,11 +126,12 @@ def identificar_documento(ctx: Contexto, estado: Estado, entrada: Entrada,
         documento = habla.entender_documento(entrada.habla or "", registrado)
         if documento is None and (not encontrados or any(encontrados.values())):
             return Resultado("invalido")  # no valid reading, or several registered ones
-        candidatos = encontrados.get(documento, [])  # valid readings that nobody has: none
+        # Valid readings that nobody has: none.
+        candidatos = [c.id for c in encontrados.get(documento, [])]
         forma = "voz"
     if not candidatos:
         return Resultado("no_encontrado", estado={"documento_por": forma})
-    return Resultado("encontrado", estado={"candidatos": [c.id for c in candidatos],
+    return Resultado("encontrado", estado={"candidatos": candidatos,
                                            "documento_por": forma})
 
 
@@ -138,9 +139,8 @@ def identificar_documento(ctx: Contexto, estado: Estado, entrada: Entrada,
                                "invalido"})
 def verificar_apellido(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -> Resultado:
     """First surname, keyed or spoken, compared only with the people the CURP/RFC matched."""
-    sesion = ctx.sesion()
-    candidatos = [sesion.get(Derechohabiente, i) for i in estado.candidatos]
-    candidatos = [c for c in candidatos if c is not None]
+    # Who they are and what they could cancel, in one query whatever the surname turns out.
+    candidatos = repo.candidatos_con_citas(ctx.sesion(), estado.candidatos, ctx.ahora)
     if entrada.digitos:
         teclas = _solo_teclas(entrada.digitos)
         if teclas is None:
@@ -154,7 +154,7 @@ def verificar_apellido(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: F
     if len(coinciden) > 1:
         return Resultado("ambiguo")
     persona = coinciden[0]
-    citas = repo.citas_cancelables(sesion, persona.id, ctx.ahora)[:MAX_CITAS_LISTADAS]
+    citas = persona.citas[:MAX_CITAS_LISTADAS]
     cambios = {"derechohabiente_id": persona.id, "citas": [c.id for c in citas]}
     if not citas:
         return Resultado("sin_cita", estado=cambios)
@@ -249,8 +249,8 @@ def elegir_motivo(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo)
 def resumir_cancelacion(ctx: Contexto, estado: Estado, entrada: Entrada | None,
                         flujo: Flujo) -> Resultado:
     """What is about to be cancelled, and why, for the confirmation."""
-    cita = ctx.sesion().get(Cita, estado.cita_id)
-    return Resultado(params={"fecha": fechas.dia_y_fecha(cita.fecha),
+    fecha = repo.fecha_de_cita(ctx.sesion(), estado.cita_id)
+    return Resultado(params={"fecha": fechas.dia_y_fecha(fecha),
                              "motivo": estado.motivo["texto"]})
 
 

@@ -8,9 +8,9 @@ the session (`anotados`), to be counted if and when that transaction commits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, inspect, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -60,15 +60,31 @@ class ResultadoCancelacion:
     nueva: bool = field(default=False, compare=False)
 
 
+def _por_teclas(teclas: str):
+    """The condition of buscar_por_teclas, None when no document has this many keys."""
+    if len(teclas) == 18:
+        return Derechohabiente.curp_teclas == teclas
+    if len(teclas) == 13:
+        return Derechohabiente.rfc_teclas == teclas
+    return None
+
+
 def buscar_por_teclas(session: Session, teclas: str) -> list[Derechohabiente]:
     """Derechohabientes whose CURP (18 keys) or RFC (13 keys) has this keypad form."""
-    if len(teclas) == 18:
-        columna = Derechohabiente.curp_teclas
-    elif len(teclas) == 13:
-        columna = Derechohabiente.rfc_teclas
-    else:
+    condicion = _por_teclas(teclas)
+    if condicion is None:
         return []
-    return list(session.scalars(select(Derechohabiente).where(columna == teclas)
+    return list(session.scalars(select(Derechohabiente).where(condicion)
+                                .order_by(Derechohabiente.id)))
+
+
+def ids_por_teclas(session: Session, teclas: str) -> list[int]:
+    """The ids of buscar_por_teclas's derechohabientes (no object loaded: the phone needs
+    only who they are)."""
+    condicion = _por_teclas(teclas)
+    if condicion is None:
+        return []
+    return list(session.scalars(select(Derechohabiente.id).where(condicion)
                                 .order_by(Derechohabiente.id)))
 
 
@@ -101,11 +117,66 @@ def citas_cancelables(session: Session, derechohabiente_id: int, ahora: datetime
         .order_by(Cita.fecha, Cita.hora_inicio, Cita.id)))
 
 
+RETENIDOS = "ivr_retenidos"  # session.info key: objects kept loaded for a later read
+
+
+@dataclass(frozen=True)
+class Candidato:
+    """Someone a CURP or RFC matched: the surname to check, and the citas they could cancel
+    (agendadas and not started, in date order)."""
+
+    id: int
+    primer_apellido: str
+    apellido_teclas: str
+    citas: list[Cita]
+
+
+def candidatos_con_citas(session: Session, ids: list[int], ahora: datetime) -> list[Candidato]:
+    """These derechohabientes (by id) with their cancellable citas, in one query. The citas
+    and their unidades stay loaded in the session: reading one back (cita_y_unidad) in the
+    same session then needs no query."""
+    filas = session.execute(
+        select(Derechohabiente.id, Derechohabiente.primer_apellido,
+               Derechohabiente.apellido_teclas, Cita, Unidad)
+        .outerjoin(Cita, and_(Cita.derechohabiente_id == Derechohabiente.id,
+                              Cita.estado == "agendada", _no_iniciada(ahora)))
+        .outerjoin(Unidad, Unidad.id == Cita.unidad_id)
+        .where(Derechohabiente.id.in_(ids))
+        .order_by(Derechohabiente.id, Cita.fecha, Cita.hora_inicio, Cita.id))
+    candidatos: dict[int, Candidato] = {}
+    # The session holds its objects weakly: these stay loaded for as long as it lives.
+    retenidos = session.info.setdefault(RETENIDOS, [])
+    for id_, apellido, teclas, cita, unidad in filas:
+        candidato = candidatos.get(id_)
+        if candidato is None:
+            candidato = candidatos[id_] = Candidato(id_, apellido, teclas, [])
+        if cita is not None:
+            candidato.citas.append(cita)
+            retenidos.append((cita, unidad))
+    return list(candidatos.values())
+
+
+def _cargado(session: Session, clase, ident):
+    """The object with this primary key if the session holds it loaded, else None."""
+    objeto = session.identity_map.get(session.identity_key(clase, ident))
+    return None if objeto is None or inspect(objeto).expired_attributes else objeto
+
+
 def cita_y_unidad(session: Session, cita_id: int) -> tuple[Cita | None, Unidad | None]:
-    """The cita and its unidad, in one query ((None, None) when there is no such cita)."""
+    """The cita and its unidad, in one query ((None, None) when there is no such cita); none
+    when the session holds both loaded already."""
+    cita = _cargado(session, Cita, cita_id)
+    unidad = _cargado(session, Unidad, cita.unidad_id) if cita is not None else None
+    if unidad is not None:
+        return cita, unidad
     fila = session.execute(select(Cita, Unidad).outerjoin(Unidad, Unidad.id == Cita.unidad_id)
                            .where(Cita.id == cita_id)).first()
     return (fila[0], fila[1]) if fila else (None, None)
+
+
+def fecha_de_cita(session: Session, cita_id: int) -> date | None:
+    """The cita's date (None when there is no such cita)."""
+    return session.scalar(select(Cita.fecha).where(Cita.id == cita_id))
 
 
 def ultima_cancelacion(session: Session, derechohabiente_id: int) -> Cancelacion | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time as reloj
 from dataclasses import dataclass
@@ -247,6 +248,54 @@ def test_citas_cancelables_comparan_en_hora_local(session, agenda):
 def test_citas_cancelables_exige_hora_con_zona(session, agenda):
     with pytest.raises(ValueError):
         repo.citas_cancelables(session, agenda.gomez, datetime(2026, 11, 24, 10, 0))
+
+
+def test_ids_por_teclas_son_los_de_buscar_por_teclas(session, agenda):
+    assert repo.ids_por_teclas(session, teclas_de(GOMEZ)) == [agenda.gomez, agenda.godinez]
+    assert repo.ids_por_teclas(session, "4662850123221") == [agenda.gomez]
+    assert repo.ids_por_teclas(session, "4" * 17) == []
+
+
+def test_candidatos_con_citas_en_una_consulta(session, agenda, engine):
+    from sqlalchemy import event
+
+    sentencias = []
+    escuchar = lambda *a: sentencias.append(a[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", escuchar)
+    try:
+        candidatos = repo.candidatos_con_citas(
+            session, [agenda.godinez, agenda.gomez, agenda.nunez, 999_999], AHORA)
+        # The same citas as citas_cancelables, each person with their own, in id order.
+        assert [(c.id, [cita.id for cita in c.citas]) for c in candidatos] == [
+            (agenda.gomez, [c.id for c in repo.citas_cancelables(session, agenda.gomez, AHORA)]),
+            (agenda.godinez, []), (agenda.nunez, [])]
+        assert len(sentencias) == 2  # the one query, and citas_cancelables' for the check
+        gomez = candidatos[0]
+        assert (gomez.primer_apellido, gomez.apellido_teclas) == ("Gómez", "46639")
+        # Reading a cita back in the same session needs no query, even once nothing else
+        # refers to what the query loaded (the session holds its objects weakly).
+        primera = gomez.citas[0].id
+        del candidatos, gomez
+        gc.collect()
+        cita, unidad = repo.cita_y_unidad(session, primera)
+        assert (cita.id, unidad.id) == (primera, agenda.unidad)
+        assert len(sentencias) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", escuchar)
+    assert repo.candidatos_con_citas(session, [], AHORA) == []
+
+
+def test_cita_y_unidad_lee_de_la_base_lo_que_la_sesion_no_tiene_al_dia(session, agenda):
+    cita, unidad = repo.cita_y_unidad(session, agenda.futura)
+    assert (cita.estado, unidad.id) == ("agendada", agenda.unidad)
+    cancelar(session, agenda.futura)  # expires the cita's estado
+    assert repo.cita_y_unidad(session, agenda.futura)[0].estado == "cancelada"
+    assert repo.cita_y_unidad(session, 999_999) == (None, None)
+
+
+def test_fecha_de_cita(session, agenda):
+    assert repo.fecha_de_cita(session, agenda.futura) == session.get(Cita, agenda.futura).fecha
+    assert repo.fecha_de_cita(session, 999_999) is None
 
 
 def test_ultima_cancelacion_es_la_de_su_ultima_cita(session, agenda):

@@ -96,7 +96,7 @@ def test_an_internal_error_transfers_with_its_reason(app, llamar, monkeypatch):
         raise RuntimeError("la base de datos se fue")
 
     llamada = hasta_curp(llamar())
-    monkeypatch.setattr(repo, "buscar_por_teclas", rota)
+    monkeypatch.setattr(repo, "ids_por_teclas", rota)
     llamada.press(teclas(GOMEZ.curp))
     assert llamada.tel.error_de_aplicacion is None
     assert llamada.tel.estado == "transferred"
@@ -323,7 +323,7 @@ def test_retry_after_an_internal_error_transfer_dials_once_more_then_ends(app, l
         raise RuntimeError("la base de datos se fue")
 
     llamada = hasta_curp(llamar(resultado_dial="no-answer"))
-    monkeypatch.setattr(repo, "buscar_por_teclas", rota)
+    monkeypatch.setattr(repo, "ids_por_teclas", rota)
     llamada.press(teclas(GOMEZ.curp))
     assert llamada.nodo == "reintento"
     llamada.press("2")

@@ -205,7 +205,7 @@ def test_no_log_line_carries_what_the_caller_said_or_who_they_are(app, llamar, c
     llamada.say("María López Ramírez").say("me mudo a Monterrey").press("1")
     # An internal error (the database fails with the surname's SQL parameters in hand).
     rota = hasta_curp(llamar(desde="+525544443333")).press(teclas(GOMEZ.curp))
-    monkeypatch.setattr(repo, "citas_cancelables", _base_caida)
+    monkeypatch.setattr(repo, "candidatos_con_citas", _base_caida)
     rota.press(teclas(GOMEZ.primer_apellido))
     assert "Lo sentimos, tuvimos un problema" in rota.dicho
     texto = "\n".join(f"{r.getMessage()} {getattr(r, 'campos', '')}" for r in caplog.records)
