@@ -119,7 +119,8 @@ def test_every_kind_of_value_comes_back_as_it_went(store):
     estado = Estado(sid, desde="+525511112222", nodo="motivo", intentos=2,
                     params={"n": 2, "clave": "ve chica, ñu", "menos_de_36h": False,
                             "citas": [{"tecla": "1", "fecha": "sábado 5 de diciembre"}]},
-                    entradas=[["curp", "voz", True]], motivo={"codigo": 5, "texto": "me mudo \"ya\""},
+                    entradas=[["curp", "voz", True]],
+                    motivo={"codigo": 5, "texto": "me mudo \"ya\""},
                     solicitante_nombre="María José Ñúñez \u2028<&>", terminada=True,
                     previo=["cita", "cita_pregunta", ["cita_lectura", "Su cita: <b> & 'c'"]])
     store.save(sid, estado)

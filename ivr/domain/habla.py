@@ -8,6 +8,7 @@ H for an M, so a "repaired" CURP can be somebody else's; a failed parse is re-as
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -38,6 +39,13 @@ def _sin_acentos(texto: str) -> str:
 def _palabras(texto: str) -> list[str]:
     """Lower-case, accent-free words and numbers of *texto*; punctuation separates."""
     return [p for p in _NO_PALABRA.split(_sin_acentos(texto).lower()) if p]
+
+
+@functools.lru_cache(maxsize=4096)
+def _frase(texto: str) -> tuple[str, ...]:
+    """The words of a phrase to look for (a flow's option words, the lists here): normalised
+    once, not at every answer that is searched for it."""
+    return tuple(_palabras(texto))
 
 
 def _contiene(palabras: Sequence[str], frase: Sequence[str]) -> list[int]:
@@ -723,7 +731,7 @@ def _mejores(palabras: Sequence[str], frases_por_clave: dict[str, list[str]]
     mejor, ganadoras = 0, []
     for clave, frases in frases_por_clave.items():
         for frase in frases:
-            f = _palabras(frase)
+            f = _frase(frase)
             for inicio in _contiene(palabras, f):
                 if f[0] != "no" and _negada(palabras, inicio):
                     continue
@@ -782,7 +790,7 @@ _DUDA = ["no se", "no estoy seguro", "no estoy segura", "quien sabe", "tal vez",
 def _marcas(palabras: list[str], frases: Iterable[str]) -> list[tuple[int, int]]:
     """(start, end) of each phrase found, longest first, without overlaps."""
     tomadas: list[tuple[int, int]] = []
-    for frase in sorted((_palabras(f) for f in frases), key=len, reverse=True):
+    for frase in sorted((_frase(f) for f in frases), key=len, reverse=True):
         for inicio in _contiene(palabras, frase):
             fin = inicio + len(frase)
             if all(fin <= a or inicio >= b for a, b in tomadas):
@@ -945,7 +953,7 @@ def entender_motivo(texto: str, motivos: list[dict]) -> tuple[int, str]:
     if ganadoras:
         codigo = int(min(ganadoras)[1])
         # "No puedo ese día, quiero otra fecha": the wish to reschedule is what to record.
-        if codigo == _NO_PUEDE and _REAGENDA in por_codigo and any(_contiene(palabras, _palabras(f))
+        if codigo == _NO_PUEDE and _REAGENDA in por_codigo and any(_contiene(palabras, _frase(f))
                                        for f in frases.get(str(_REAGENDA), [])):
             codigo = _REAGENDA
         return por_codigo[codigo]["codigo"], por_codigo[codigo]["texto"]
