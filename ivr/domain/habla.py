@@ -51,9 +51,10 @@ def _frase(texto: str) -> tuple[str, ...]:
 def _contiene(palabras: Sequence[str], frase: Sequence[str]) -> list[int]:
     """Start positions where *frase* occurs in *palabras* as whole words."""
     n = len(frase)
-    if not n:
+    if not n or frase[0] not in palabras:  # most phrases looked for are not there at all
         return []
-    return [i for i in range(len(palabras) - n + 1) if list(palabras[i:i + n]) == list(frase)]
+    frase = list(frase)
+    return [i for i in range(len(palabras) - n + 1) if list(palabras[i:i + n]) == frase]
 
 
 # ---------------------------------------------------------------------------------------------
