@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from werkzeug.datastructures import MultiDict
+
 from ivr.dialog import Entrada
 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates, U+FFFE and
@@ -60,7 +62,12 @@ class Webhook:
 
     @classmethod
     def leer(cls, form: Mapping[str, str]) -> Webhook:
-        """Read and clean a webhook's form (a missing CallSid reads as "?")."""
+        """Read and clean a webhook's form (a missing CallSid reads as "?"); of a field sent
+        twice, the first value."""
+        if isinstance(form, MultiDict):
+            # Its get() raises and catches a KeyError for each absent field (most of them).
+            form = form.to_dict()
+
         def corto(nombre: str) -> str | None:
             return limpiar(form.get(nombre), CORTO)
 
