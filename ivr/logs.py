@@ -65,7 +65,25 @@ def sin_mensajes(error: BaseException) -> str:
     return "\nwhile handling the above:\n".join(reversed(partes))
 
 
-class Texto(logging.Formatter):
+class _FechaPorSegundo:
+    """logging's asctime (`2026-12-02 13:18:03,648`), with the date and time written once per
+    second instead of for every record (the milliseconds are added each time)."""
+
+    _segundo: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        if datefmt:
+            return super().formatTime(record, datefmt)
+        segundo = int(record.created)
+        guardado = self._segundo
+        if guardado[0] != segundo:
+            guardado = (segundo, time.strftime(self.default_time_format,
+                                               self.converter(record.created)))
+            self._segundo = guardado
+        return self.default_msec_format % (guardado[1], record.msecs)
+
+
+class Texto(_FechaPorSegundo, logging.Formatter):
     """`fecha NIVEL logger mensaje campo=valor…` on a single line, tracebacks included."""
 
     def __init__(self):
@@ -83,20 +101,20 @@ class Texto(logging.Formatter):
         finally:
             record.exc_text = guardado
         if campos:
-            linea += "".join(f" {k}={_valor(v)}" for k, v in campos.items() if v is not None)
+            linea += "".join([f" {k}={_valor(v)}" for k, v in campos.items() if v is not None])
         return escapar(linea)
 
 
 def _valor(valor) -> str:
     """A field's value for `clave=valor`: quoted when a client's text could fake another field
     (`CallSid=CA1 outcome=gather`)."""
-    texto = str(valor)
-    if texto and not any(c in texto for c in ' ="'):
+    texto = valor if type(valor) is str else str(valor)
+    if texto and " " not in texto and "=" not in texto and '"' not in texto:
         return texto
     return '"' + texto.replace('"', '\\"') + '"'
 
 
-class Json(JsonFormatter):
+class Json(_FechaPorSegundo, JsonFormatter):
     """One JSON object per line: ts, level, logger, msg, the record's fields, exc_info."""
 
     def __init__(self):
@@ -250,11 +268,11 @@ def _entrada(formulario) -> str:
     return "silence"
 
 
-def _formulario(peticion):
-    """The webhook's form, or nothing when its body is over the cap (werkzeug refuses it from
-    the Content-Length, unread)."""
+def _formulario(peticion) -> dict:
+    """The webhook's form (the first value of each field), or nothing when its body is over
+    the cap (werkzeug refuses it from the Content-Length, unread)."""
     try:
-        return peticion.form
+        return peticion.form.to_dict()  # a dict's get: the MultiDict's raises for an absent key
     except RequestEntityTooLarge:
         return {}
 

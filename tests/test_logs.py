@@ -373,3 +373,16 @@ def test_la_respuesta_que_dice_la_vista_es_la_que_dice_el_twiml(tmp_path, monkey
     assert {"gather", "transfer", "hangup", "empty"} <= resultados, vistos
     for dicho, del_twiml in vistos:
         assert dicho == del_twiml
+
+
+@pytest.mark.parametrize("formateador", [logs.Texto, logs.Json])
+def test_la_fecha_de_cada_linea_es_la_de_logging(formateador):
+    """The date and time are written once per second and kept: each record still shows its
+    own, milliseconds included, as logging's Formatter writes it."""
+    propio, de_logging = formateador(), logging.Formatter()
+    for instante in (1764681483.648, 1764681483.9999, 1764681484.0, 1764681484.001, 0.5,
+                     1764681483.2):
+        registro = logging.LogRecord("ivr", logging.INFO, __file__, 1, "m", (), None)
+        registro.created = instante
+        registro.msecs = int((instante - int(instante)) * 1000) + 0.0
+        assert propio.formatTime(registro) == de_logging.formatTime(registro)
