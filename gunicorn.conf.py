@@ -41,3 +41,15 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """The app is loaded in this worker: what it built at start-up (the libraries' modules,
+    the flow, the catalog, the ORM's tables: ~100,000 objects) lives as long as the process.
+    gc.freeze() takes it out of the garbage collector's scans: a full collection no longer
+    stops every thread of the worker for ~40 ms, and each webhook pays less for the
+    collections it triggers."""
+    import gc
+
+    gc.collect()  # what start-up left as garbage is freed, not frozen
+    gc.freeze()

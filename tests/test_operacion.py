@@ -311,3 +311,15 @@ def test_without_a_directory_the_counts_are_this_process_s(monkeypatch):
     assert {"ivr_webhook_seconds", "ivr_llamadas", "ivr_cancelaciones",
             "ivr_transferencias"} <= nombres
 
+
+
+def test_a_worker_freezes_its_start_up_objects_out_of_the_garbage_collector():
+    import gc
+    import runpy
+
+    configuracion = runpy.run_path(str(RAIZ / "gunicorn.conf.py"))
+    try:
+        configuracion["post_worker_init"](None)
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
