@@ -4,6 +4,7 @@ JSON), or an in-process store for one process."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import zlib
@@ -82,10 +83,14 @@ class RedisStore:
         few and long-lived), as checking a connection out of a pool and back for each request
         cost more CPU than the request itself."""
         if self.modo != "cluster":
-            cliente = getattr(self._hilo, "cliente", None)
-            if cliente is None:
+            hilo = self._hilo
+            cliente = getattr(hilo, "cliente", None)
+            # A process forked after this thread connected (a preloaded app) must not share the
+            # parent's socket: its own client, as redis-py's pool does for its connections.
+            if cliente is None or hilo.pid != os.getpid():
                 # It connects when made: Redis's own error if it can't (a StoreError in _pedir).
-                cliente = self._hilo.cliente = cliente_redis(self.url, una_conexion=True)
+                cliente = hilo.cliente = cliente_redis(self.url, una_conexion=True)
+                hilo.pid = os.getpid()
             return cliente
         if self._cliente is None:
             with self._candado:

@@ -145,3 +145,21 @@ def test_each_thread_keeps_its_own_connection_and_gets_a_new_one_when_it_drops()
     assert store.get(sid) == Estado(sid, nodo="curp")
     assert propio.client_id() != mio
     store.delete(sid)
+
+
+@pytest.mark.redis
+def test_a_forked_process_does_not_share_the_parents_connection():
+    store, sid = _en_redis()
+    padre = store.cliente
+    lector, escritor = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection, and the state is read through it
+        try:
+            bien = store.cliente is not padre and store.get(sid) == Estado(sid, nodo="curp")
+            os.write(escritor, b"1" if bien else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(lector, 1) == b"1"
+    assert store.cliente is padre and store.get(sid) == Estado(sid, nodo="curp")
+    store.delete(sid)
