@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, current_app, g
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -18,6 +20,7 @@ ARCHIVO_SQLITE = "ivr.sqlite3"
 SQLITE_ESPERA_SEGUNDOS = 15
 # Pooled PostgreSQL connections are replaced after this long.
 RECICLAR_SEGUNDOS = 300
+IDLE = TransactionStatus.IDLE
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,26 @@ def engine_for(url: str, *, pgbouncer: bool = False, **opciones) -> Engine:
     return create_engine(url, **opciones)
 
 
+# A SELECT that locks rows belongs in the transaction that holds the locks.
+_BLOQUEA = re.compile(r"\bFOR\s+(UPDATE|SHARE|NO\s+KEY|KEY\s+SHARE)\b")
+
+
+def _leer_sin_transaccion(_conexion, cursor, sentencia: str, _parametros, contexto,
+                          _executemany) -> None:
+    """PostgreSQL: a SELECT outside a transaction runs alone (psycopg's autocommit), with no
+    BEGIN round trip before it and no COMMIT after; any other statement (or a SELECT that
+    locks) opens the transaction as usual, which lasts until the commit or rollback. Under
+    READ COMMITTED each statement sees what was committed when it starts, in a transaction
+    or not: only the round trips change. A connection set to an isolation level by its user
+    is left alone."""
+    dbapi = cursor.connection
+    if dbapi.info.transaction_status != IDLE or "isolation_level" in contexto.execution_options:
+        return
+    lectura = sentencia.startswith("SELECT") and not _BLOQUEA.search(sentencia)
+    if dbapi.autocommit != lectura:
+        dbapi.autocommit = lectura
+
+
 def init_app(app: Flask) -> None:
     """Create the app's engine and sessionmaker, and close the request's session at teardown."""
     url = url_de(app)
@@ -87,6 +110,8 @@ def init_app(app: Flask) -> None:
                     "pool_size": app.config.get("DATABASE_POOL_SIZE", 5),
                     "max_overflow": app.config.get("DATABASE_MAX_OVERFLOW", 10)}
     engine = engine_for(url, **opciones)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "before_cursor_execute", _leer_sin_transaccion)
     app.extensions[EXTENSION] = BaseDeDatos(engine, sessionmaker(engine))
     app.teardown_appcontext(_cerrar)
 

@@ -152,6 +152,44 @@ def test_sesion_por_peticion_y_descarte_de_lo_no_confirmado(tmp_path):
     db.engine_de(app).dispose()
 
 
+def test_en_postgresql_una_lectura_no_abre_transaccion_y_una_escritura_si(tmp_path, engine):
+    """A SELECT outside a transaction goes alone (no BEGIN/COMMIT round trips); a write opens
+    the transaction, and what follows it, reads included, is in it until the commit."""
+    from psycopg.pq import TransactionStatus as T
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite is in-process: no round trips to save")
+    app = _app(tmp_path, DATABASE_URL=engine.url.render_as_string(hide_password=False))
+
+    def estado():
+        return db.sesion().connection().connection.dbapi_connection.info.transaction_status
+
+    try:
+        with app.app_context():
+            assert db.sesion().scalars(select(Unidad.id)).all() == []
+            assert estado() == T.IDLE  # nothing to commit, nothing to roll back
+            db.sesion().add(Unidad(nombre="A"))
+            db.sesion().flush()
+            assert estado() == T.INTRANS
+            assert db.sesion().scalars(select(Unidad.nombre)).all() == ["A"]
+            db.sesion().add(Unidad(nombre="B"))
+            db.sesion().flush()
+            db.descartar()  # both writes go together
+            assert db.sesion().scalars(select(Unidad.nombre)).all() == []
+            assert estado() == T.IDLE
+            # A SELECT that locks opens the transaction holding its locks.
+            db.sesion().scalars(select(Unidad.id).with_for_update()).all()
+            assert estado() == T.INTRANS
+            db.confirmar()
+        with app.app_context():  # a user's own isolation level is theirs
+            conexion = db.sesion().connection(
+                execution_options={"isolation_level": "REPEATABLE READ"})
+            conexion.execute(select(Unidad.id)).all()
+            assert estado() == T.INTRANS
+    finally:
+        db.engine_de(app).dispose()
+
+
 def test_sqlite_con_llaves_foraneas(tmp_path):
     engine = db.engine_for(f"sqlite:///{tmp_path}/fk.sqlite3")
     Base.metadata.create_all(engine)
