@@ -18,9 +18,9 @@ in Redis (each call has its own CallSid).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
-import logging
 import os
 import pstats
 import statistics
@@ -93,11 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app({"DATABASE_URL": db_url, "REDIS_URL": args.redis,
                       "TWILIO_AUTH_TOKEN": TOKEN, "AGENT_DIAL": "+525540001000",
                       "AGENT_HOURS": "24/7", "SECRET_KEY": "bench", "IN_PROCESS": True})
-    # The webhook's log line is formatted and written as in production, to /dev/null.
-    nulo = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
-    for manejador in logging.getLogger().handlers:
-        if isinstance(manejador, logging.StreamHandler):
-            manejador.setStream(nulo)
+    # The webhook's log line is formatted and written as in production (the app's handler
+    # writes to whatever sys.stderr is), to /dev/null while calls run.
     csv_texto, personas = agenda(args.llamadas + 1, date.today())
     with app.app_context():
         engine = db.engine_de(app)
@@ -121,17 +118,20 @@ def main(argv: list[str] | None = None) -> int:
         if "Su cita quedó cancelada." not in tel.dicho or tel.errores:
             raise SystemExit(f"la llamada no canceló: {tel.errores or tel.dicho[-200:]}")
 
-    llamar(personas[0])  # warms the caches; its statements are the ones printed
+    # The webhook's log line is formatted and written as in production (the app's handler
+    # writes to whatever sys.stderr is), to /dev/null.
+    with open(os.devnull, "w") as nulo, contextlib.redirect_stderr(nulo):
+        llamar(personas[0])  # warms the caches; its statements are the ones printed
+        medidas = dict(medidor.sql)
+        medidor.olvidar()
+        medidor.perfil = perfil
+        for persona in personas[1:]:
+            llamar(persona)
     if args.sql:
-        for ruta, sentencias in medidor.sql.items():
+        for ruta, sentencias in medidas.items():
             print(f"{ruta}  ({len(sentencias)})")
             for s in sentencias:
                 print(f"    {s}")
-    medidor.olvidar()
-    medidor.perfil = perfil
-    for persona in personas[1:]:
-        llamar(persona)
-
     n = len(personas) - 1
     print(f"base: {'SQLite temporal' if not args.db else db_url.split('@')[-1]}; estado: "
           f"{'Redis' if args.redis else 'en proceso'}; {n} llamadas")
