@@ -7,10 +7,11 @@ the session (`anotados`), to be counted if and when that transaction commits.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
-from sqlalchemy import and_, delete, func, inspect, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, inspect, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -44,9 +45,12 @@ def anotados(session: Session) -> dict:
     return notas
 
 
-def _insertar(session: Session):
-    """INSERT with ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+# INSERT with ON CONFLICT, for each database.
+_INSERTAR = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+
+
+def _dialecto(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 @dataclass(frozen=True)
@@ -60,13 +64,18 @@ class ResultadoCancelacion:
     nueva: bool = field(default=False, compare=False)
 
 
+# The column of a document's keypad form, by its number of keys (CURP 18, RFC 13).
+_TECLAS_DE = {18: Derechohabiente.curp_teclas, 13: Derechohabiente.rfc_teclas}
+_IDS_POR_TECLAS = {
+    largo: select(Derechohabiente.id).where(columna == bindparam("teclas"))
+    .order_by(Derechohabiente.id)
+    for largo, columna in _TECLAS_DE.items()}
+
+
 def _por_teclas(teclas: str):
     """The condition of buscar_por_teclas, None when no document has this many keys."""
-    if len(teclas) == 18:
-        return Derechohabiente.curp_teclas == teclas
-    if len(teclas) == 13:
-        return Derechohabiente.rfc_teclas == teclas
-    return None
+    columna = _TECLAS_DE.get(len(teclas))
+    return None if columna is None else columna == teclas
 
 
 def buscar_por_teclas(session: Session, teclas: str) -> list[Derechohabiente]:
@@ -81,11 +90,10 @@ def buscar_por_teclas(session: Session, teclas: str) -> list[Derechohabiente]:
 def ids_por_teclas(session: Session, teclas: str) -> list[int]:
     """The ids of buscar_por_teclas's derechohabientes (no object loaded: the phone needs
     only who they are)."""
-    condicion = _por_teclas(teclas)
-    if condicion is None:
+    sentencia = _IDS_POR_TECLAS.get(len(teclas))
+    if sentencia is None:
         return []
-    return list(session.scalars(select(Derechohabiente.id).where(condicion)
-                                .order_by(Derechohabiente.id)))
+    return list(session.scalars(sentencia, {"teclas": teclas}))
 
 
 def buscar_por_documento(session: Session, documento: str) -> list[Derechohabiente]:
@@ -99,22 +107,34 @@ def buscar_por_documento(session: Session, documento: str) -> list[Derechohabien
         .order_by(Derechohabiente.id)))
 
 
-def _no_iniciada(ahora: datetime):
-    """SQL condition: the cita starts after `ahora` (compared as Mexico City date and time)."""
+def _hoy_y_hora(ahora: datetime) -> tuple[date, time]:
+    """`ahora` as Mexico City's date and wall time, the terms _NO_INICIADA compares in."""
     if ahora.tzinfo is None:
         raise ValueError("ahora debe tener zona horaria")
     local = ahora.astimezone(MEXICO)
-    hoy, hora = local.date(), local.time().replace(tzinfo=None)
-    return or_(Cita.fecha > hoy, and_(Cita.fecha == hoy, Cita.hora_inicio > hora))
+    return local.date(), local.time().replace(tzinfo=None)
+
+
+# The phone's statements are built once, with their values as parameters: building one costs
+# more than running it (and its cache key is then computed once).
+
+# The cita starts after the instant given as Mexico City's date and time (_hoy_y_hora).
+_NO_INICIADA = or_(Cita.fecha > bindparam("hoy"),
+                   and_(Cita.fecha == bindparam("hoy"), Cita.hora_inicio > bindparam("hora")))
 
 
 def citas_cancelables(session: Session, derechohabiente_id: int, ahora: datetime) -> list[Cita]:
     """The derechohabiente's citas still agendadas and not yet started, in date order."""
-    return list(session.scalars(
-        select(Cita)
-        .where(Cita.derechohabiente_id == derechohabiente_id, Cita.estado == "agendada",
-               _no_iniciada(ahora))
-        .order_by(Cita.fecha, Cita.hora_inicio, Cita.id)))
+    hoy, hora = _hoy_y_hora(ahora)
+    return list(session.scalars(_CITAS_CANCELABLES, {"derechohabiente_id": derechohabiente_id,
+                                                     "hoy": hoy, "hora": hora}))
+
+
+_CITAS_CANCELABLES = (
+    select(Cita)
+    .where(Cita.derechohabiente_id == bindparam("derechohabiente_id"), Cita.estado == "agendada",
+           _NO_INICIADA)
+    .order_by(Cita.fecha, Cita.hora_inicio, Cita.id))
 
 
 RETENIDOS = "ivr_retenidos"  # session.info key: objects kept loaded for a later read
@@ -131,18 +151,22 @@ class Candidato:
     citas: list[Cita]
 
 
+_CANDIDATOS_CON_CITAS = (
+    select(Derechohabiente.id, Derechohabiente.primer_apellido, Derechohabiente.apellido_teclas,
+           Cita, Unidad)
+    .outerjoin(Cita, and_(Cita.derechohabiente_id == Derechohabiente.id,
+                          Cita.estado == "agendada", _NO_INICIADA))
+    .outerjoin(Unidad, Unidad.id == Cita.unidad_id)
+    .where(Derechohabiente.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Derechohabiente.id, Cita.fecha, Cita.hora_inicio, Cita.id))
+
+
 def candidatos_con_citas(session: Session, ids: list[int], ahora: datetime) -> list[Candidato]:
     """These derechohabientes (by id) with their cancellable citas, in one query. The citas
     and their unidades stay loaded in the session: reading one back (cita_y_unidad) in the
     same session then needs no query."""
-    filas = session.execute(
-        select(Derechohabiente.id, Derechohabiente.primer_apellido,
-               Derechohabiente.apellido_teclas, Cita, Unidad)
-        .outerjoin(Cita, and_(Cita.derechohabiente_id == Derechohabiente.id,
-                              Cita.estado == "agendada", _no_iniciada(ahora)))
-        .outerjoin(Unidad, Unidad.id == Cita.unidad_id)
-        .where(Derechohabiente.id.in_(ids))
-        .order_by(Derechohabiente.id, Cita.fecha, Cita.hora_inicio, Cita.id))
+    hoy, hora = _hoy_y_hora(ahora)
+    filas = session.execute(_CANDIDATOS_CON_CITAS, {"ids": ids, "hoy": hoy, "hora": hora})
     candidatos: dict[int, Candidato] = {}
     # The session holds its objects weakly: these stay loaded for as long as it lives.
     retenidos = session.info.setdefault(RETENIDOS, [])
@@ -176,7 +200,10 @@ def cita_y_unidad(session: Session, cita_id: int) -> tuple[Cita | None, Unidad |
 
 def fecha_de_cita(session: Session, cita_id: int) -> date | None:
     """The cita's date (None when there is no such cita)."""
-    return session.scalar(select(Cita.fecha).where(Cita.id == cita_id))
+    return session.scalar(_FECHA_DE_CITA, {"cita_id": cita_id})
+
+
+_FECHA_DE_CITA = select(Cita.fecha).where(Cita.id == bindparam("cita_id"))
 
 
 def ultima_cancelacion(session: Session, derechohabiente_id: int) -> Cancelacion | None:
@@ -195,6 +222,19 @@ def cancelacion_de(session: Session, cita_id: int) -> Cancelacion | None:
     return session.scalars(select(Cancelacion).where(Cancelacion.cita_id == cita_id)).first()
 
 
+_CANCELAR = (update(Cita.__table__)
+             .where(Cita.__table__.c.id == bindparam("cita_id"),
+                    Cita.__table__.c.estado == "agendada", _NO_INICIADA)
+             .values(estado="cancelada"))
+
+
+@functools.cache
+def _insertar_cancelacion(dialecto: str):
+    return (_INSERTAR[dialecto](Cancelacion.__table__)
+            .on_conflict_do_nothing(index_elements=["folio"])
+            .returning(Cancelacion.__table__.c.id))
+
+
 def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
                   solicitante_nombre: str | None, motivo_codigo: int, motivo_texto: str,
                   canal: str, call_sid: str | None, ahora: datetime,
@@ -206,11 +246,8 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
     no longer agendada and reports 'ya_cancelada' with the first one's folio. A repeated
     webhook of the same call (same call_sid) gets 'cancelada' with the same folio again.
     """
-    cambio = session.execute(
-        update(Cita)
-        .where(Cita.id == cita_id, Cita.estado == "agendada", _no_iniciada(ahora))
-        .values(estado="cancelada")
-        .execution_options(synchronize_session=False))
+    hoy, hora = _hoy_y_hora(ahora)
+    cambio = session.execute(_CANCELAR, {"cita_id": cita_id, "hoy": hoy, "hora": hora})
     cita = session.identity_map.get(session.identity_key(Cita, cita_id))
     if cita is not None:
         session.expire(cita, ["estado"])
@@ -229,10 +266,7 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
                    "call_sid": call_sid, "agente": agente, "creada_en": creada_en}
         # A folio already taken inserts nothing (and undoes nothing: no savepoint needed); the
         # cita's own unique cancellation still fails loudly, as it must.
-        nuevo_id = session.execute(
-            _insertar(session)(Cancelacion).values(valores)
-            .on_conflict_do_nothing(index_elements=["folio"])
-            .returning(Cancelacion.id)).scalar()
+        nuevo_id = session.execute(_insertar_cancelacion(_dialecto(session)), valores).scalar()
         if nuevo_id is None:
             continue
         anotados(session)["cancelaciones"].append(canal)
@@ -240,6 +274,22 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
         cancelacion = Cancelacion(id=nuevo_id, **valores)
         return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
     raise RuntimeError(f"no se encontró un folio libre en {INTENTOS_FOLIO} intentos")
+
+
+@functools.lru_cache(maxsize=64)
+def _registrar_llamada(dialecto: str, campos: tuple[str, ...], con_omision: bool,
+                       termina: bool):
+    """registrar_llamada's statement for these fields (its values are the parameters)."""
+    tabla = Llamada.__table__
+    sentencia = _INSERTAR[dialecto](tabla)
+    nuevos = sentencia.excluded
+    cambios = {nombre: nuevos[nombre] for nombre in campos}
+    if "desenlace" not in campos and con_omision:
+        cambios["desenlace"] = func.coalesce(func.nullif(tabla.c.desenlace, ""), nuevos.desenlace)
+    return (sentencia.on_conflict_do_update(
+        index_elements=[tabla.c.call_sid], set_=cambios or {"call_sid": nuevos.call_sid},
+        where=tabla.c.terminada_en.is_(None) if termina else None)
+        .returning(tabla.c.desenlace))
 
 
 def registrar_llamada(session: Session, call_sid: str, *, desenlace_por_omision: str | None = None,
@@ -252,26 +302,18 @@ def registrar_llamada(session: Session, call_sid: str, *, desenlace_por_omision:
     unless its record says it ended already (a repeated status callback): the record is then
     left as it was, and the call is not counted as ended twice."""
     inicio = campos.pop("iniciada_en", None) or campos.get("terminada_en") or ahora_utc()
-    tabla = Llamada.__table__
     valores = {"ruta": [], **campos, "call_sid": call_sid, "iniciada_en": inicio}
     if not campos.get("desenlace"):
         valores["desenlace"] = desenlace_por_omision
-    sentencia = _insertar(session)(tabla).values(valores)
-    nuevos = sentencia.excluded
-    cambios = {nombre: nuevos[nombre] for nombre in campos}
-    if "desenlace" not in campos and desenlace_por_omision:
-        cambios["desenlace"] = func.coalesce(func.nullif(tabla.c.desenlace, ""), nuevos.desenlace)
     termina = "terminada_en" in campos
-    desenlace = session.execute(
-        sentencia.on_conflict_do_update(
-            index_elements=[tabla.c.call_sid], set_=cambios or {"call_sid": nuevos.call_sid},
-            where=tabla.c.terminada_en.is_(None) if termina else None)
-        .returning(tabla.c.desenlace)).first()
+    sentencia = _registrar_llamada(_dialecto(session), tuple(sorted(campos)),
+                                   bool(desenlace_por_omision), termina)
+    desenlace = session.execute(sentencia, valores).first()
     cargada = session.identity_map.get(session.identity_key(Llamada, call_sid))
     if cargada is not None:
         session.expire(cargada)
     if desenlace is None:  # it had ended already: nothing was written
-        return session.scalar(select(tabla.c.desenlace).where(tabla.c.call_sid == call_sid))
+        return session.scalar(select(Llamada.desenlace).where(Llamada.call_sid == call_sid))
     if termina:
         anotados(session)["llamadas"][call_sid] = desenlace[0]
     return desenlace[0]
