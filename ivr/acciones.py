@@ -91,7 +91,7 @@ def para(ctx: Contexto) -> Mapping[str, Accion]:
     return _Enlazadas(ctx)
 
 
-def _inicio(cita: Cita) -> datetime:
+def _inicio(cita: Cita | repo.CitaLeida) -> datetime:
     return datetime.combine(cita.fecha, cita.hora_inicio, tzinfo=MEXICO)
 
 
@@ -199,7 +199,7 @@ def elegir_cita(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo) -
 @accion("leer_cita", {"sin_cita"})
 def leer_cita(ctx: Contexto, estado: Estado, entrada: Entrada | None, flujo: Flujo) -> Resultado:
     """The read-back of the chosen cita, with the 36-hour reminder when it is close."""
-    cita, unidad = repo.cita_y_unidad(ctx.sesion(), estado.cita_id)
+    cita = repo.cita_leida(ctx.sesion(), estado.cita_id)
     if cita is None or cita.estado != "agendada" or _inicio(cita) <= ctx.ahora:
         return Resultado("sin_cita")
     faltan = _inicio(cita) - ctx.ahora
@@ -208,7 +208,7 @@ def leer_cita(ctx: Contexto, estado: Estado, entrada: Entrada | None, flujo: Flu
         "fecha": fechas.dia_y_fecha(cita.fecha),
         "horario": fechas.horario(cita.hora_inicio, cita.hora_fin),
         "hora": fechas.a_la_hora(cita.hora_inicio),
-        "unidad": locucion.unidad(unidad.nombre) if unidad else "",
+        "unidad": locucion.unidad(cita.unidad) if cita.unidad else "",
         "ventanilla": locucion.numero(cita.ventanilla),
         "clave": deletreo.deletrear(cita.clave),
         "menos_de_36h": faltan < timedelta(hours=flujo.horas_anticipacion),

@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import and_, bindparam, delete, func, inspect, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -53,6 +53,12 @@ def _dialecto(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def _ejecutar(session: Session, sentencia, parametros: dict):
+    """Run a Core statement (of tables, not mapped classes) on the session's connection, in
+    its transaction: what loads no objects skips the ORM's execution and result machinery."""
+    return session.connection().execute(sentencia, parametros)
+
+
 @dataclass(frozen=True)
 class ResultadoCancelacion:
     """What cancelar_cita did: 'cancelada' | 'ya_cancelada' | 'no_cancelable', and the folio;
@@ -66,9 +72,11 @@ class ResultadoCancelacion:
 
 # The column of a document's keypad form, by its number of keys (CURP 18, RFC 13).
 _TECLAS_DE = {18: Derechohabiente.curp_teclas, 13: Derechohabiente.rfc_teclas}
+_DERECHOHABIENTE = Derechohabiente.__table__
+_PERSONA = _DERECHOHABIENTE.c
 _IDS_POR_TECLAS = {
-    largo: select(Derechohabiente.id).where(columna == bindparam("teclas"))
-    .order_by(Derechohabiente.id)
+    largo: select(_PERSONA.id).where(_PERSONA[columna.key] == bindparam("teclas"))
+    .order_by(_PERSONA.id)
     for largo, columna in _TECLAS_DE.items()}
 
 
@@ -93,7 +101,7 @@ def ids_por_teclas(session: Session, teclas: str) -> list[int]:
     sentencia = _IDS_POR_TECLAS.get(len(teclas))
     if sentencia is None:
         return []
-    return list(session.scalars(sentencia, {"teclas": teclas}))
+    return list(_ejecutar(session, sentencia, {"teclas": teclas}).scalars())
 
 
 def buscar_por_documento(session: Session, documento: str) -> list[Derechohabiente]:
@@ -137,7 +145,20 @@ _CITAS_CANCELABLES = (
     .order_by(Cita.fecha, Cita.hora_inicio, Cita.id))
 
 
-RETENIDOS = "ivr_retenidos"  # session.info key: objects kept loaded for a later read
+@dataclass(frozen=True, slots=True)
+class CitaLeida:
+    """A cita as the phone reads it: its values, and its unidad's name (no ORM object)."""
+
+    id: int
+    clave: str
+    unidad_id: int
+    ventanilla: str
+    fecha: date
+    hora_inicio: time
+    hora_fin: time
+    tramite: str
+    estado: str
+    unidad: str | None  # the unidad's name
 
 
 @dataclass(frozen=True)
@@ -148,62 +169,74 @@ class Candidato:
     id: int
     primer_apellido: str
     apellido_teclas: str
-    citas: list[Cita]
+    citas: list[CitaLeida]
 
 
+_CITA = Cita.__table__
+_UNIDAD = Unidad.__table__
+# CitaLeida's columns, in its order.
+_CITA_LEIDA = (_CITA.c.id, _CITA.c.clave, _CITA.c.unidad_id, _CITA.c.ventanilla, _CITA.c.fecha,
+               _CITA.c.hora_inicio, _CITA.c.hora_fin, _CITA.c.tramite, _CITA.c.estado,
+               _UNIDAD.c.nombre)
+_CON_UNIDAD = _CITA.outerjoin(_UNIDAD, _UNIDAD.c.id == _CITA.c.unidad_id)
 _CANDIDATOS_CON_CITAS = (
-    select(Derechohabiente.id, Derechohabiente.primer_apellido, Derechohabiente.apellido_teclas,
-           Cita, Unidad)
-    .outerjoin(Cita, and_(Cita.derechohabiente_id == Derechohabiente.id,
-                          Cita.estado == "agendada", _NO_INICIADA))
-    .outerjoin(Unidad, Unidad.id == Cita.unidad_id)
-    .where(Derechohabiente.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Derechohabiente.id, Cita.fecha, Cita.hora_inicio, Cita.id))
+    select(_PERSONA.id, _PERSONA.primer_apellido, _PERSONA.apellido_teclas, *_CITA_LEIDA)
+    .select_from(_DERECHOHABIENTE
+                 .outerjoin(_CITA, and_(_CITA.c.derechohabiente_id == _PERSONA.id,
+                                        _CITA.c.estado == "agendada", _NO_INICIADA))
+                 .outerjoin(_UNIDAD, _UNIDAD.c.id == _CITA.c.unidad_id))
+    .where(_PERSONA.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_PERSONA.id, _CITA.c.fecha, _CITA.c.hora_inicio, _CITA.c.id))
+_CITA_CON_UNIDAD = (select(*_CITA_LEIDA).select_from(_CON_UNIDAD)
+                    .where(_CITA.c.id == bindparam("cita_id")))
+LEIDAS = "ivr_citas_leidas"  # session.info key: (transaction, {cita id: CitaLeida})
+
+
+def _leidas(session: Session) -> dict[int, CitaLeida]:
+    """The citas this session's current transaction read (emptied by its end, and by a
+    cancellation in it)."""
+    transaccion = session.get_transaction()
+    guardadas = session.info.get(LEIDAS)
+    if guardadas is None or guardadas[0] is not transaccion:
+        guardadas = session.info[LEIDAS] = (transaccion, {})
+    return guardadas[1]
 
 
 def candidatos_con_citas(session: Session, ids: list[int], ahora: datetime) -> list[Candidato]:
     """These derechohabientes (by id) with their cancellable citas, in one query. The citas
-    and their unidades stay loaded in the session: reading one back (cita_y_unidad) in the
-    same session then needs no query."""
+    are kept for the session's transaction: reading one back (cita_leida) then needs no
+    query."""
     hoy, hora = _hoy_y_hora(ahora)
-    filas = session.execute(_CANDIDATOS_CON_CITAS, {"ids": ids, "hoy": hoy, "hora": hora})
+    filas = _ejecutar(session, _CANDIDATOS_CON_CITAS, {"ids": ids, "hoy": hoy, "hora": hora})
     candidatos: dict[int, Candidato] = {}
-    # The session holds its objects weakly: these stay loaded for as long as it lives.
-    retenidos = session.info.setdefault(RETENIDOS, [])
-    for id_, apellido, teclas, cita, unidad in filas:
+    leidas = _leidas(session)
+    for fila in filas:
+        id_ = fila[0]
         candidato = candidatos.get(id_)
         if candidato is None:
-            candidato = candidatos[id_] = Candidato(id_, apellido, teclas, [])
-        if cita is not None:
+            candidato = candidatos[id_] = Candidato(id_, fila[1], fila[2], [])
+        if fila[3] is not None:
+            cita = leidas[fila[3]] = CitaLeida(*fila[3:])
             candidato.citas.append(cita)
-            retenidos.append((cita, unidad))
     return list(candidatos.values())
 
 
-def _cargado(session: Session, clase, ident):
-    """The object with this primary key if the session holds it loaded, else None."""
-    objeto = session.identity_map.get(session.identity_key(clase, ident))
-    return None if objeto is None or inspect(objeto).expired_attributes else objeto
-
-
-def cita_y_unidad(session: Session, cita_id: int) -> tuple[Cita | None, Unidad | None]:
-    """The cita and its unidad, in one query ((None, None) when there is no such cita); none
-    when the session holds both loaded already."""
-    cita = _cargado(session, Cita, cita_id)
-    unidad = _cargado(session, Unidad, cita.unidad_id) if cita is not None else None
-    if unidad is not None:
-        return cita, unidad
-    fila = session.execute(select(Cita, Unidad).outerjoin(Unidad, Unidad.id == Cita.unidad_id)
-                           .where(Cita.id == cita_id)).first()
-    return (fila[0], fila[1]) if fila else (None, None)
+def cita_leida(session: Session, cita_id: int) -> CitaLeida | None:
+    """The cita with its unidad's name (None when there is no such cita): no query when this
+    transaction read it already (candidatos_con_citas)."""
+    cita = _leidas(session).get(cita_id)
+    if cita is not None:
+        return cita
+    fila = _ejecutar(session, _CITA_CON_UNIDAD, {"cita_id": cita_id}).first()
+    return CitaLeida(*fila) if fila else None
 
 
 def fecha_de_cita(session: Session, cita_id: int) -> date | None:
     """The cita's date (None when there is no such cita)."""
-    return session.scalar(_FECHA_DE_CITA, {"cita_id": cita_id})
+    return _ejecutar(session, _FECHA_DE_CITA, {"cita_id": cita_id}).scalar()
 
 
-_FECHA_DE_CITA = select(Cita.fecha).where(Cita.id == bindparam("cita_id"))
+_FECHA_DE_CITA = select(_CITA.c.fecha).where(_CITA.c.id == bindparam("cita_id"))
 
 
 def ultima_cancelacion(session: Session, derechohabiente_id: int) -> Cancelacion | None:
@@ -247,7 +280,8 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
     webhook of the same call (same call_sid) gets 'cancelada' with the same folio again.
     """
     hoy, hora = _hoy_y_hora(ahora)
-    cambio = session.execute(_CANCELAR, {"cita_id": cita_id, "hoy": hoy, "hora": hora})
+    cambio = _ejecutar(session, _CANCELAR, {"cita_id": cita_id, "hoy": hoy, "hora": hora})
+    _leidas(session).pop(cita_id, None)
     cita = session.identity_map.get(session.identity_key(Cita, cita_id))
     if cita is not None:
         session.expire(cita, ["estado"])
@@ -266,7 +300,8 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
                    "call_sid": call_sid, "agente": agente, "creada_en": creada_en}
         # A folio already taken inserts nothing (and undoes nothing: no savepoint needed); the
         # cita's own unique cancellation still fails loudly, as it must.
-        nuevo_id = session.execute(_insertar_cancelacion(_dialecto(session)), valores).scalar()
+        nuevo_id = _ejecutar(session, _insertar_cancelacion(_dialecto(session)),
+                             valores).scalar()
         if nuevo_id is None:
             continue
         anotados(session)["cancelaciones"].append(canal)
@@ -308,7 +343,7 @@ def registrar_llamada(session: Session, call_sid: str, *, desenlace_por_omision:
     termina = "terminada_en" in campos
     sentencia = _registrar_llamada(_dialecto(session), tuple(sorted(campos)),
                                    bool(desenlace_por_omision), termina)
-    desenlace = session.execute(sentencia, valores).first()
+    desenlace = _ejecutar(session, sentencia, valores).first()
     cargada = session.identity_map.get(session.identity_key(Llamada, call_sid))
     if cargada is not None:
         session.expire(cargada)
@@ -395,4 +430,5 @@ def deshacer_cancelaciones(session: Session, claves: list[str]) -> int:
     session.execute(update(Cita).where(Cita.id.in_(ids)).values(estado="agendada")
                     .execution_options(synchronize_session=False))
     session.expire_all()
+    session.info.pop(LEIDAS, None)
     return deshechas.rowcount

@@ -310,25 +310,44 @@ def test_candidatos_con_citas_en_una_consulta(session, agenda, engine):
         assert len(sentencias) == 2  # the one query, and citas_cancelables' for the check
         gomez = candidatos[0]
         assert (gomez.primer_apellido, gomez.apellido_teclas) == ("Gómez", "46639")
-        # Reading a cita back in the same session needs no query, even once nothing else
-        # refers to what the query loaded (the session holds its objects weakly).
+        # Reading a cita back in the same transaction needs no query, even once nothing else
+        # refers to what the query read.
         primera = gomez.citas[0].id
         del candidatos, gomez
         gc.collect()
-        cita, unidad = repo.cita_y_unidad(session, primera)
-        assert (cita.id, unidad.id) == (primera, agenda.unidad)
+        cita = repo.cita_leida(session, primera)
         assert len(sentencias) == 2
     finally:
         event.remove(engine, "before_cursor_execute", escuchar)
+    assert (cita.id, cita.unidad_id, cita.unidad) == (primera, agenda.unidad,
+                                                      session.get(Unidad, agenda.unidad).nombre)
     assert repo.candidatos_con_citas(session, [], AHORA) == []
 
 
-def test_cita_y_unidad_lee_de_la_base_lo_que_la_sesion_no_tiene_al_dia(session, agenda):
-    cita, unidad = repo.cita_y_unidad(session, agenda.futura)
-    assert (cita.estado, unidad.id) == ("agendada", agenda.unidad)
-    cancelar(session, agenda.futura)  # expires the cita's estado
-    assert repo.cita_y_unidad(session, agenda.futura)[0].estado == "cancelada"
-    assert repo.cita_y_unidad(session, 999_999) == (None, None)
+def test_cita_leida_lee_de_la_base_lo_que_la_transaccion_no_tiene_al_dia(session, agenda):
+    cita = repo.cita_leida(session, agenda.futura)
+    assert (cita.estado, cita.unidad_id) == ("agendada", agenda.unidad)
+    gomez = agenda.gomez
+    leidas = repo.candidatos_con_citas(session, [gomez], AHORA)[0].citas
+    assert agenda.futura in [c.id for c in leidas]
+    cancelar(session, agenda.futura)  # forgets what was read of the cita
+    assert repo.cita_leida(session, agenda.futura).estado == "cancelada"
+    assert repo.cita_leida(session, 999_999) is None
+
+
+def test_cita_leida_no_sobrevive_a_la_transaccion(session, agenda, engine):
+    from sqlalchemy import event
+
+    repo.candidatos_con_citas(session, [agenda.gomez], AHORA)
+    session.commit()
+    sentencias = []
+    escuchar = lambda *a: sentencias.append(a[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", escuchar)
+    try:
+        assert repo.cita_leida(session, agenda.futura).id == agenda.futura
+    finally:
+        event.remove(engine, "before_cursor_execute", escuchar)
+    assert len(sentencias) == 1  # read again: another transaction may have changed it
 
 
 def test_fecha_de_cita(session, agenda):
