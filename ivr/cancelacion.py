@@ -74,7 +74,8 @@ def cancelar(sesion: Session, cita_id: int, *, solicitante_tipo: str,
     return Resultado(hecho.resultado, hecho.folio, sms)
 
 
-def _avisar_al_sistema(sesion: Session, cancelacion: Cancelacion, ahora: datetime) -> None:
+def _avisar_al_sistema(sesion: Session, cancelacion: repo.CancelacionEscrita,
+                       ahora: datetime) -> None:
     evento_id = str(uuid.uuid4())
     cuerpo = json.dumps(evento_cancelada(sesion, cancelacion, evento_id), ensure_ascii=False)
     repo_outbox.encolar(sesion, evento=EVENTO_CANCELADA, destino="sistema_citas",
@@ -82,7 +83,7 @@ def _avisar_al_sistema(sesion: Session, cancelacion: Cancelacion, ahora: datetim
                         cuerpo=cuerpo, ahora=ahora, evento_id=evento_id)
 
 
-def _avisar_al_titular(sesion: Session, cancelacion: Cancelacion,
+def _avisar_al_titular(sesion: Session, cancelacion: repo.CancelacionEscrita,
                        ahora: datetime) -> str | None:
     # To the agenda's registered phone, never the caller's: when someone else cancelled in
     # the titular's name, the titular learns of it. No valid phone: no SMS, nothing said.
@@ -113,7 +114,8 @@ def texto_sms(cita: Cita, folio: str) -> str:
             + AGENDAR_OTRA)
 
 
-def evento_cancelada(sesion: Session, cancelacion: Cancelacion, evento_id: str) -> dict:
+def evento_cancelada(sesion: Session, cancelacion: Cancelacion | repo.CancelacionEscrita,
+                     evento_id: str) -> dict:
     """The Sistema de Citas' `cita.cancelada` event (the contract in the README)."""
     cita = sesion.get(Cita, cancelacion.cita_id)
     persona = sesion.get(Derechohabiente, cita.derechohabiente_id)

@@ -59,6 +59,24 @@ def _ejecutar(session: Session, sentencia, parametros: dict):
     return session.connection().execute(sentencia, parametros)
 
 
+@dataclass(frozen=True, slots=True)
+class CancelacionEscrita:
+    """The cancellation record cancelar_cita just wrote, as values (what the outbox's events
+    are written from): an ORM object would cost its instrumentation for nothing."""
+
+    id: int
+    cita_id: int
+    folio: str
+    solicitante_tipo: str
+    solicitante_nombre: str | None
+    motivo_codigo: int
+    motivo_texto: str
+    canal: str
+    call_sid: str | None
+    agente: str | None
+    creada_en: datetime
+
+
 @dataclass(frozen=True)
 class ResultadoCancelacion:
     """What cancelar_cita did: 'cancelada' | 'ya_cancelada' | 'no_cancelable', and the folio;
@@ -66,7 +84,7 @@ class ResultadoCancelacion:
 
     resultado: str
     folio: str | None
-    cancelacion: Cancelacion | None = field(default=None, compare=False)
+    cancelacion: Cancelacion | CancelacionEscrita | None = field(default=None, compare=False)
     nueva: bool = field(default=False, compare=False)
 
 
@@ -305,8 +323,7 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
         if nuevo_id is None:
             continue
         anotados(session)["cancelaciones"].append(canal)
-        # Not in the session: what the outbox's events are written from.
-        cancelacion = Cancelacion(id=nuevo_id, **valores)
+        cancelacion = CancelacionEscrita(id=nuevo_id, **valores)
         return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
     raise RuntimeError(f"no se encontró un folio libre en {INTENTOS_FOLIO} intentos")
 
