@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -147,7 +147,8 @@ def confirmar(duradero: bool = True) -> None:
     if s is None:
         return  # the request used no session: nothing to commit
     if not duradero and s.in_transaction() and s.get_bind().dialect.name == "postgresql":
-        s.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        # Straight to the driver, on the transaction's connection: nothing to compile or cache.
+        s.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
     s.commit()
 
 
