@@ -35,6 +35,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -366,6 +367,27 @@ def correr_wrk(wrk: str, servidor: Gunicorn, carpeta: Path, modo: str, llamantes
         muestra=muestra.group(1) if muestra else "")
 
 
+def juntar(medidas: list[Medida]) -> Medida:
+    """Several rounds of one server as one measure: counts and CPU added up, latency the
+    median round's (wrk gives percentiles per run, not its samples), the worst maximum."""
+    if len(medidas) == 1:
+        return medidas[0]
+
+    def suma(valores):
+        return None if any(v is None for v in valores) else sum(valores)
+
+    return Medida(
+        peticiones=sum(m.peticiones for m in medidas), segundos=sum(m.segundos for m in medidas),
+        p50_ms=statistics.median(m.p50_ms for m in medidas),
+        p99_ms=statistics.median(m.p99_ms for m in medidas),
+        max_ms=max(m.max_ms for m in medidas), errores=sum(m.errores for m in medidas),
+        completas=sum(m.completas for m in medidas), agotados=sum(m.agotados for m in medidas),
+        socket=sum(m.socket for m in medidas), cpu_app_s=sum(m.cpu_app_s for m in medidas),
+        cpu_pg_s=suma([m.cpu_pg_s for m in medidas]),
+        cpu_redis_s=suma([m.cpu_redis_s for m in medidas]),
+        muestra=next((m.muestra for m in medidas if m.muestra), ""))
+
+
 # -- the agenda and the checks after the run ------------------------------------------------------
 
 
@@ -407,7 +429,7 @@ def importar(db_url: str, csv_texto: str) -> float:
 
 
 def revisar(db_url: str, sid_por_curp: dict[str, str], medida: Medida, desenlace: str,
-            llamantes: int) -> list[str]:
+            cortadas: int) -> list[str]:
     """What went wrong under load, in the agenda and in the call records (empty: nothing)."""
     problemas = []
     if medida.errores or medida.socket:
@@ -426,8 +448,9 @@ def revisar(db_url: str, sid_por_curp: dict[str, str], medida: Medida, desenlace
     finally:
         engine.dispose()
     ajenas = sum(1 for curp, sid, folio in filas if sid_por_curp.get(curp) != sid or not folio)
-    # Calls cut by the end of the run may have cancelled without wrk seeing the answer.
-    if not medida.completas <= len(filas) <= medida.completas + llamantes:
+    # Calls cut by the end of a run (one per caller) may have cancelled without wrk seeing
+    # the answer.
+    if not medida.completas <= len(filas) <= medida.completas + cortadas:
         problemas.append(f"{len(filas)} cancelaciones para {medida.completas} llamadas completas")
     if ajenas:
         problemas.append(f"{ajenas} citas canceladas por otra llamada o sin folio")
@@ -487,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
                                    "(its database is flushed)")
     p.add_argument("--llamantes", type=int, default=50, help="concurrent callers (connections)")
     p.add_argument("--segundos", type=int, default=15, help="seconds of load for each half")
+    p.add_argument("--rondas", type=int, default=1,
+                   help="rounds: floor and line alternate this many times, each half of "
+                        "--segundos split between them (a busy machine then weighs on both)")
     p.add_argument("--trabajadores", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)),
                    help="gunicorn workers (WEB_CONCURRENCY)")
     p.add_argument("--vivas", type=int, default=200,
@@ -517,30 +543,43 @@ def main(argv: list[str] | None = None) -> int:
         piso = Gunicorn(comando_web("benchmarks.piso:app"), {"REDIS_URL": redis_url},
                         args.trabajadores, carpeta)
         servidores.append(piso)
-        m_piso = correr_wrk(args.wrk, piso, carpeta / "piso", "ciclico", args.llamantes,
-                            args.segundos, None, redis_pid)
-        piso.cerrar()
+        segundos = max(1, round(args.segundos / args.rondas))
+        medidas_piso = [correr_wrk(args.wrk, piso, carpeta / "piso", "ciclico", args.llamantes,
+                                   segundos, None, redis_pid)]
 
-        # The line: one cita per call, enough for the floor's pace and then some.
-        por_llamante = math.ceil(m_piso.por_segundo * args.segundos * HOLGURA_AGENDA
+        # The line: one cita per call, enough for the floor's pace and then some, every round.
+        por_llamante = math.ceil(medidas_piso[0].por_segundo * segundos * HOLGURA_AGENDA
                                  / len(pasos) / args.llamantes) + 1
-        csv_texto, personas = agenda(args.llamantes * por_llamante + args.vivas, hoy)
+        csv_texto, personas = agenda(
+            args.llamantes * por_llamante * args.rondas + args.vivas, hoy)
         preparar_base(args.db)
         segundos_importacion = importar(args.db, csv_texto)
         vivas, personas = personas[:args.vivas], personas[args.vivas:]
-        llamadas = [[(nuevo_sid(), *persona) for persona in personas[i::args.llamantes]]
-                    for i in range(args.llamantes)]
-        escribir_pedidos(carpeta / "linea", pasos, referencia, llamadas)
-        sid_por_curp = {curp: sid for calls in llamadas for sid, curp, _ in calls}
+        sid_por_curp = {}
+        por_ronda = args.llamantes * por_llamante
+        for r in range(args.rondas):
+            de_la_ronda = personas[r * por_ronda:(r + 1) * por_ronda]
+            llamadas = [[(nuevo_sid(), *persona) for persona in de_la_ronda[i::args.llamantes]]
+                        for i in range(args.llamantes)]
+            escribir_pedidos(carpeta / f"linea{r}", pasos, referencia, llamadas)
+            sid_por_curp.update({curp: sid for calls in llamadas for sid, curp, _ in calls})
         redis.Redis.from_url(redis_url).flushdb()
         linea = Gunicorn(comando_web(), {
             "DATABASE_URL": args.db, "REDIS_URL": redis_url, "TWILIO_AUTH_TOKEN": TOKEN,
             "PUBLIC_BASE_URL": BASE, "AGENT_DIAL": "+525540001000", "AGENT_HOURS": "24/7",
             "SECRET_KEY": "bench"}, args.trabajadores, carpeta)
         servidores.append(linea)
-        m_linea = correr_wrk(args.wrk, linea, carpeta / "linea", "unico", args.llamantes,
-                             args.segundos, args.db, redis_pid)
-        problemas = revisar(args.db, sid_por_curp, m_linea, desenlace, args.llamantes)
+        medidas_linea = []
+        for r in range(args.rondas):
+            if r:  # the floor again, while the line waits idle
+                medidas_piso.append(correr_wrk(args.wrk, piso, carpeta / "piso", "ciclico",
+                                               args.llamantes, segundos, None, redis_pid))
+            medidas_linea.append(correr_wrk(args.wrk, linea, carpeta / f"linea{r}", "unico",
+                                            args.llamantes, segundos, args.db, redis_pid))
+        piso.cerrar()
+        m_piso, m_linea = juntar(medidas_piso), juntar(medidas_linea)
+        problemas = revisar(args.db, sid_por_curp, m_linea, desenlace,
+                            args.llamantes * args.rondas)
         errores_log = linea.errores()
         if errores_log:
             problemas.append(f"{len(errores_log)} errores en el registro del servidor, el "
@@ -557,7 +596,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{segundos_importacion:.1f} s; base: {make_url(args.db).database}; "
           f"Redis: {'propio' if redis_propio else 'el de --redis'}")
     print(f"servidor: {comando_web()} (WEB_CONCURRENCY={args.trabajadores}); "
-          f"{args.llamantes} llamantes, {args.segundos} s cada mitad; "
+          f"{args.llamantes} llamantes, {args.segundos} s cada mitad"
+          + (f" en {args.rondas} rondas alternadas" if args.rondas > 1 else "") + "; "
           f"una llamada = {len(pasos)} webhooks")
     print(f"{'':9} {'webhooks/s':>11} {'CPU app':>11} {'CPU PG':>11} {'CPU Redis':>9} "
           f"{'p50 ms':>7} {'p99 ms':>7} {'máx ms':>8} {'llamadas':>9} {'errores':>8}")
