@@ -6,7 +6,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -203,7 +203,7 @@ def leer_cita(ctx: Contexto, estado: Estado, entrada: Entrada | None, flujo: Flu
     if cita is None or cita.estado != "agendada" or _inicio(cita) <= ctx.ahora:
         return Resultado("sin_cita")
     faltan = _inicio(cita) - ctx.ahora
-    return Resultado(params={
+    return Resultado(estado={"cita_fecha": cita.fecha.isoformat()}, params={
         "tramite": cita.tramite,
         "fecha": fechas.dia_y_fecha(cita.fecha),
         "horario": fechas.horario(cita.hora_inicio, cita.hora_fin),
@@ -248,8 +248,11 @@ def elegir_motivo(ctx: Contexto, estado: Estado, entrada: Entrada, flujo: Flujo)
 @accion("resumir_cancelacion")
 def resumir_cancelacion(ctx: Contexto, estado: Estado, entrada: Entrada | None,
                         flujo: Flujo) -> Resultado:
-    """What is about to be cancelled, and why, for the confirmation."""
-    fecha = repo.fecha_de_cita(ctx.sesion(), estado.cita_id)
+    """What is about to be cancelled, and why, for the confirmation: the date the read-back
+    said (a cita is always read back before; the cancellation itself checks the agenda again),
+    else read from the agenda."""
+    fecha = (date.fromisoformat(estado.cita_fecha) if estado.cita_fecha
+             else repo.fecha_de_cita(ctx.sesion(), estado.cita_id))
     return Resultado(params={"fecha": fechas.dia_y_fecha(fecha),
                              "motivo": estado.motivo["texto"]})
 

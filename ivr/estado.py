@@ -25,6 +25,7 @@ class Estado:
     derechohabiente_id: int | None = None
     citas: list[int] = field(default_factory=list)  # the citas listed, in key order
     cita_id: int | None = None
+    cita_fecha: str | None = None     # its date (ISO) as the read-back said it: the summary's
     solicitante_tipo: str | None = None  # "titular" | "tercero"
     solicitante_nombre: str | None = None
     motivo: dict | None = None        # {"codigo": int, "texto": str}

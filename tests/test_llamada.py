@@ -594,3 +594,23 @@ def test_a_step_without_sql_opens_no_session_and_commits_nothing(app, llamar, mo
     assert (sesiones, sentencias) == ([], [])
     llamada.press(teclas(GOMEZ.curp))
     assert sesiones and "COMMIT" in sentencias
+
+
+def test_the_confirmation_knows_the_date_the_read_back_said_without_asking_the_agenda(app, llamar):
+    # The read-back reads the cita; the confirmation's help says the same date from the call's
+    # state: the motivo's webhook sends no SQL. The confirmation still checks the agenda.
+    from sqlalchemy import event
+
+    llamada = identificar(llamar(), GOMEZ)
+    assert "miércoles 2 de diciembre" in llamada.dicho, llamada.dicho
+    llamada.press("1").press("1")  # the cita is this one; the titular cancels
+    sentencias = []
+    event.listen(db.engine_de(app), "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: sentencias.append(sql))
+    llamada.press("2")  # the motivo: the summary follows
+    assert llamada.nodo == "confirmacion" and sentencias == []
+    llamada.press("9").press("9")  # a second wrong key: the help, with the cita's date
+    assert "Para cancelar su cita del miércoles 2 de diciembre" in llamada.dicho, llamada.dicho
+    llamada.press("1")
+    assert "Su cita quedó cancelada." in llamada.dicho
+    assert any(s.lstrip().upper().startswith("UPDATE CITA") for s in sentencias)
