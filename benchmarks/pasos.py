@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import io
 import os
 import pstats
 import statistics
@@ -36,11 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event  # noqa: E402
 
-from benchmarks.llamadas import TOKEN, agenda  # noqa: E402
-from ivr import create_app, db, phone  # noqa: E402
+from benchmarks.llamadas import TOKEN, agenda, app_en_proceso, cargar_agenda  # noqa: E402
+from ivr import db, phone  # noqa: E402
 from ivr.domain.keypad import a_teclas  # noqa: E402
-from ivr.importer import importar_csv  # noqa: E402
-from ivr.models import Base  # noqa: E402
 
 
 class Medidor:
@@ -90,18 +87,10 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = tempfile.TemporaryDirectory()
     db_url = args.db or f"sqlite:///{tmp.name}/bench.sqlite3"
-    app = create_app({"DATABASE_URL": db_url, "REDIS_URL": args.redis,
-                      "TWILIO_AUTH_TOKEN": TOKEN, "AGENT_DIAL": "+525540001000",
-                      "AGENT_HOURS": "24/7", "SECRET_KEY": "bench", "IN_PROCESS": True})
-    # The webhook's log line is formatted and written as in production (the app's handler
-    # writes to whatever sys.stderr is), to /dev/null while calls run.
+    app = app_en_proceso(db_url, args.redis)
     csv_texto, personas = agenda(args.llamadas + 1, date.today())
-    with app.app_context():
-        engine = db.engine_de(app)
-        Base.metadata.drop_all(engine)
-        Base.metadata.create_all(engine)
-        importar_csv(db.sesion(), io.StringIO(csv_texto))
-        db.sesion().commit()
+    cargar_agenda(app, csv_texto)
+    engine = db.engine_de(app)
     perfil = cProfile.Profile(time.thread_time) if args.perfil else None
     medidor = Medidor(app, engine, None)
     app.wsgi_app = medidor

@@ -273,9 +273,9 @@ def cancelacion_de(session: Session, cita_id: int) -> Cancelacion | None:
     return session.scalars(select(Cancelacion).where(Cancelacion.cita_id == cita_id)).first()
 
 
-_CANCELAR = (update(Cita.__table__)
-             .where(Cita.__table__.c.id == bindparam("cita_id"),
-                    Cita.__table__.c.estado == "agendada", _NO_INICIADA)
+_CANCELAR = (update(_CITA)
+             .where(_CITA.c.id == bindparam("cita_id"), _CITA.c.estado == "agendada",
+                    _NO_INICIADA)
              .values(estado="cancelada"))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ivr import etiquetas, repo
 from ivr.domain import fechas
 from ivr.estado import Estado
-from ivr.models import Cita, Derechohabiente, Transferencia
+from ivr.models import Derechohabiente, Transferencia
 
 log = logging.getLogger(__name__)
 # What the agents' page shows of the call, beyond the transfer's own columns.
@@ -89,8 +89,8 @@ def tarea(sesion: Session, estado: Estado) -> dict:
 
 def fecha_de_cita(sesion: Session, cita_id: int | None) -> str | None:
     """The cita's date as said ("miércoles 2 de diciembre"), or None."""
-    cita = sesion.get(Cita, cita_id) if cita_id else None
-    return fechas.dia_y_fecha(cita.fecha) if cita else None
+    fecha = repo.fecha_de_cita(sesion, cita_id) if cita_id else None
+    return fechas.dia_y_fecha(fecha) if fecha else None
 
 
 def susurro(sesion: Session, registro: Transferencia) -> dict:
