@@ -21,6 +21,9 @@ SQLITE_ESPERA_SEGUNDOS = 15
 # Pooled PostgreSQL connections are replaced after this long.
 RECICLAR_SEGUNDOS = 300
 IDLE = TransactionStatus.IDLE
+# Execution option of a write that may be its transaction's only statement (db.SOLA): on
+# PostgreSQL, when no transaction is open, it goes alone, as a SELECT does.
+SOLA = "ivr_sola"
 
 
 @dataclass(frozen=True)
@@ -87,17 +90,20 @@ _BLOQUEA = re.compile(r"\bFOR\s+(UPDATE|SHARE|NO\s+KEY|KEY\s+SHARE)\b")
 def _leer_sin_transaccion(_conexion, cursor, sentencia: str, _parametros, contexto,
                           _executemany) -> None:
     """PostgreSQL: a SELECT outside a transaction runs alone (psycopg's autocommit), with no
-    BEGIN round trip before it and no COMMIT after; any other statement (or a SELECT that
-    locks) opens the transaction as usual, which lasts until the commit or rollback. Under
-    READ COMMITTED each statement sees what was committed when it starts, in a transaction
-    or not: only the round trips change. A connection set to an isolation level by its user
-    is left alone."""
+    BEGIN round trip before it and no COMMIT after; so does a write executed with the SOLA
+    option (one statement that is atomic by itself: a call's record at its end). Any other
+    statement (or a SELECT that locks) opens the transaction as usual, which lasts until the
+    commit or rollback, and a SOLA write after another write joins it. Under READ COMMITTED
+    each statement sees what was committed when it starts, in a transaction or not: only the
+    round trips change. A connection set to an isolation level by its user is left alone."""
     dbapi = cursor.connection
-    if dbapi.info.transaction_status != IDLE or "isolation_level" in contexto.execution_options:
+    opciones = contexto.execution_options
+    if dbapi.info.transaction_status != IDLE or "isolation_level" in opciones:
         return
-    lectura = sentencia.startswith("SELECT") and not _BLOQUEA.search(sentencia)
-    if dbapi.autocommit != lectura:
-        dbapi.autocommit = lectura
+    sola = (sentencia.startswith("SELECT") and not _BLOQUEA.search(sentencia)) \
+        or opciones.get(SOLA, False)
+    if dbapi.autocommit != sola:
+        dbapi.autocommit = sola
 
 
 def init_app(app: Flask) -> None:
@@ -136,19 +142,11 @@ def sesion() -> Session:
 get_session = sesion
 
 
-def confirmar(duradero: bool = True) -> None:
-    """Commit the current request's session (the web layer calls this at the request edge).
-
-    Not *duradero*: on PostgreSQL this commit doesn't wait for the disk (a crash of the server
-    may lose the last fraction of a second of such commits), for records whose loss nobody on
-    the phone has heard about. A write commit waits for an fsync, milliseconds to tens of
-    milliseconds on a busy disk, with the worker blocked."""
+def confirmar() -> None:
+    """Commit the current request's session (the web layer calls this at the request edge)."""
     s = g.get("ivr_sesion")
     if s is None:
         return  # the request used no session: nothing to commit
-    if not duradero and s.in_transaction() and s.get_bind().dialect.name == "postgresql":
-        # Straight to the driver, on the transaction's connection: nothing to compile or cache.
-        s.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
     s.commit()
 
 

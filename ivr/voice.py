@@ -320,17 +320,18 @@ def status() -> Response:
         if estado is not None:
             transferencia.escribir_pendiente(db.sesion(), estado)
             desenlace = _registrar_desenlace(wh, estado, terminada_en=_ahora(),
-                                             duracion_segundos=wh.duracion)
+                                             duracion_segundos=wh.duracion, duradero=False)
         else:
             # The state is gone (a long talk with an agent outlives its TTL) or unreadable:
             # keep what was recorded when the line let the call go, and say when it ended.
             desenlace = repo.registrar_llamada(
                 db.sesion(), wh.call_sid, terminada_en=_ahora(), desde=wh.desde,
-                duracion_segundos=wh.duracion, desenlace_por_omision=f"colgo_{wh.call_status}")
-        # The end of a call need not hold the worker for an fsync (milliseconds to tens of
-        # milliseconds on a busy disk): a crash of the database server may lose its last
-        # fraction of a second of call endings, never a cancellation, committed at its step.
-        db.confirmar(duradero=False)
+                duracion_segundos=wh.duracion, desenlace_por_omision=f"colgo_{wh.call_status}",
+                duradero=False)
+        # The end of a call need not hold the worker for an fsync: a crash of the database
+        # server may lose its last fraction of a second of call endings, never a cancellation,
+        # committed at its step (repo.registrar_llamada).
+        db.confirmar()
     except Exception as e:  # noqa: BLE001 - Twilio ignores this answer: it only must be valid
         db.descartar()
         log.error("fin de llamada sin registrar call=%s: %s", wh.call_sid, type(e).__name__)

@@ -552,7 +552,8 @@ def test_a_connection_the_server_dropped_between_webhooks_is_replaced_unheard(po
 @pytest.mark.postgres
 def test_the_status_callback_does_not_wait_for_the_disk(postgres_url):
     # The end of a call is committed without an fsync (synchronous_commit off for that
-    # transaction only); the cancellation before it was committed durably.
+    # transaction only), in one round trip: the record's statement alone, no BEGIN, no SET
+    # LOCAL, no COMMIT sent. The cancellation before it was committed durably.
     from sqlalchemy import event
 
     from tests.llamadas import cargar_agenda, nueva_app
@@ -562,14 +563,21 @@ def test_the_status_callback_does_not_wait_for_the_disk(postgres_url):
     llamada = identificar(Llamada(app), GOMEZ).press("1").press("1").press("2")
     sentencias = []
     event.listen(db.engine_de(app), "before_cursor_execute",
-                 lambda _c, _cur, sql, *_: sentencias.append(sql))
+                 lambda _c, _cur, sql, params, *_: sentencias.append((sql, params)))
     llamada.press("1")  # confirm: the cancellation is committed durably
     assert "Su cita quedó cancelada." in llamada.dicho
+    durables = len(sentencias)
     llamada.silence()  # no repeat of the folio: goodbye, and the status callback
     assert llamada.tel.colgada
-    assert [s for s in sentencias if "synchronous_commit" in s] == [
-        "SET LOCAL synchronous_commit TO OFF"]
-    assert sentencias[-1] == "SET LOCAL synchronous_commit TO OFF"  # the status's, last
+    *_, (estado, params) = sentencias[durables:]  # the goodbye's record, then the status's
+    assert not any("set_config" in s for s, _ in sentencias[:-1])
+    assert estado.startswith("INSERT INTO llamada")
+    assert "set_config(%(set_config_2)s::VARCHAR, %(set_config_3)s::VARCHAR, true)" in estado
+    assert (params["set_config_2"], params["set_config_3"]) == ("synchronous_commit", "off")
+    with db.engine_de(app).connect() as conexion:
+        assert conexion.exec_driver_sql(
+            "SELECT desenlace, terminada_en IS NOT NULL FROM llamada WHERE call_sid = %(s)s",
+            {"s": llamada.tel.call_sid}).one() == ("cancelada", True)
     db.engine_de(app).dispose()
 
 

@@ -190,6 +190,45 @@ def test_en_postgresql_una_lectura_no_abre_transaccion_y_una_escritura_si(tmp_pa
         db.engine_de(app).dispose()
 
 
+def test_en_postgresql_el_fin_de_una_llamada_va_solo_y_sin_esperar_al_disco(tmp_path, engine):
+    """A call's record that is not *duradero* goes alone when nothing else was written (one
+    round trip, committed at once), and joins the transaction of a write before it; either
+    way its commit doesn't wait for the disk (synchronous_commit off for that transaction)."""
+    from psycopg.pq import TransactionStatus as T
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no round trips nor synchronous_commit")
+    app = _app(tmp_path, DATABASE_URL=engine.url.render_as_string(hide_password=False))
+
+    def dbapi():
+        return db.sesion().connection().connection.dbapi_connection
+
+    def registradas() -> set[str]:
+        with engine.connect() as otra:
+            return set(otra.scalars(select(Llamada.call_sid)))
+
+    try:
+        with app.app_context():
+            assert repo.registrar_llamada(db.sesion(), "CA1", terminada_en=AHORA, duradero=False,
+                                          desenlace_por_omision="colgo_completed") \
+                == "colgo_completed"
+            assert dbapi().info.transaction_status == T.IDLE
+            assert registradas() == {"CA1"}  # committed by itself, before any commit
+            db.sesion().add(Unidad(nombre="A"))
+            db.sesion().flush()
+            repo.registrar_llamada(db.sesion(), "CA2", terminada_en=AHORA, duradero=False)
+            assert dbapi().info.transaction_status == T.INTRANS
+            assert db.sesion().scalar(text("SELECT current_setting('synchronous_commit')")) \
+                == "off"
+            assert registradas() == {"CA1"}  # with the write before it, at its commit
+            db.confirmar()
+            assert registradas() == {"CA1", "CA2"}
+            assert db.sesion().scalar(text("SELECT current_setting('synchronous_commit')")) \
+                == "on"  # the next transaction's own
+    finally:
+        db.engine_de(app).dispose()
+
+
 def test_sqlite_con_llaves_foraneas(tmp_path):
     engine = db.engine_for(f"sqlite:///{tmp_path}/fk.sqlite3")
     Base.metadata.create_all(engine)
