@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+import re
 import traceback
 from collections.abc import Callable
 from functools import partial
@@ -72,6 +73,48 @@ def _url_firmada(config, peticion) -> str:
     return base + peticion.path + (f"?{query}" if query else "")
 
 
+# A path or query of these characters only is one werkzeug's request.url neither quotes nor
+# unquotes (no `%`, nothing outside ASCII): the environ's text is the URL's, as it stands.
+_SIN_ESCAPES = re.compile(r"[\w.\-~!$&'()*+,/:;=@]*\Z", re.ASCII)
+_SIN_ESCAPES_QUERY = re.compile(r"[\w.\-~!$&'()*+,/:;=@?]*\Z", re.ASCII)
+RAICES_MAXIMAS = 8  # a deployment answers on one or two hosts; a forged Host is not kept
+
+
+def _url_directa(raices: dict, peticion) -> str | None:
+    """request.url, without its cost (werkzeug rebuilds, quotes and unquotes it each time):
+    the request's root (scheme, host, prefix: werkzeug's own root_url, kept per host) and the
+    environ's path and query, when they hold nothing request.url would rewrite. None when
+    they do, or when the host is not one kept: the caller computes request.url then."""
+    environ = peticion.environ
+    ruta = environ.get("PATH_INFO") or ""
+    query = environ.get("QUERY_STRING") or ""
+    if not (_SIN_ESCAPES.match(ruta) and _SIN_ESCAPES_QUERY.match(query)):
+        return None
+    host = environ.get("HTTP_HOST")
+    if host is None:  # the root then comes from SERVER_NAME and SERVER_PORT: not worth a key
+        return None
+    clave = (environ.get("wsgi.url_scheme"), host, environ.get("SCRIPT_NAME"))
+    raiz = raices.get(clave)
+    if raiz is None:
+        if len(raices) >= RAICES_MAXIMAS:
+            return None
+        raiz = raices[clave] = peticion.root_url  # ends in "/"
+    return raiz + ruta.lstrip("/") + ("?" + query if query else "")
+
+
+def _url_probable(app, peticion) -> str:
+    """The URL Twilio most likely signed, as cheaply as it can be had: PUBLIC_BASE_URL's, or
+    the request's own from the environ (request.url when the environ's can't be trusted to
+    equal it)."""
+    config = app.config
+    if config.get("PUBLIC_BASE_URL"):
+        return _url_firmada(config, peticion)
+    raices = app.extensions.get("ivr_raices_firmadas")
+    if raices is None:
+        raices = app.extensions["ivr_raices_firmadas"] = {}
+    return _url_directa(raices, peticion) or peticion.url
+
+
 def firma(token: str, url: str, form) -> str:
     """Twilio's signature of a webhook (HMAC-SHA1 of the URL and the sorted parameters, in
     base64), as twilio's RequestValidator.compute_signature computes it (the tests hold it to
@@ -89,18 +132,23 @@ def firma(token: str, url: str, form) -> str:
 @bp.before_request
 def _verificar_firma():
     """Unsigned or badly signed requests get 403 before anything is read or written."""
-    config = current_app.config
-    peticion = request._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup
+    app = current_app._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup
+    config = app.config
+    peticion = request._get_current_object()  # noqa: SLF001
     token = config.get("TWILIO_AUTH_TOKEN")
-    dada = peticion.headers.get("X-Twilio-Signature", "")
+    dada = peticion.environ.get("HTTP_X_TWILIO_SIGNATURE", "")
     if not token or not dada:
         abort(403)
-    url = _url_firmada(config, peticion)
     form = peticion.form
     # The URL as Twilio signed it matches at the first try: one HMAC, compared in constant
-    # time. The library's validate (which always computes two, with and without the port)
-    # only judges the rest.
-    if not (hmac.compare_digest(firma(token, url, form).encode(), dada.encode())
+    # time. The library's validate (which always computes two, with and without the port),
+    # on the URL as werkzeug computes it, judges the rest as it always has.
+    probable = _url_probable(app, peticion)
+    if hmac.compare_digest(firma(token, probable, form).encode(), dada.encode()):
+        return None
+    url = _url_firmada(config, peticion)
+    if not ((url != probable and hmac.compare_digest(firma(token, url, form).encode(),
+                                                     dada.encode()))
             or RequestValidator(token).validate(url, form, dada)):
         # What someone debugging a proxy or a tunnel needs: the URL the signature was checked
         # against (PUBLIC_BASE_URL or the request's own), without its query or the form.

@@ -1,6 +1,7 @@
 """A webhook read once: caller-controlled text cleaned where it enters, so every answer is
 well-formed TwiML; and the call's state as a declared type that refuses unknown fields."""
 
+import io
 from xml.etree import ElementTree
 
 import pytest
@@ -118,3 +119,94 @@ def test_a_webhook_runs_none_of_the_agents_pages_machinery(tmp_path, monkeypatch
     assert vistos == []
     assert app.test_client().get("/agent/entrar").status_code == 200
     assert {"limiter", "cookie"} <= set(vistos)
+
+
+def _environ(ruta: str, query: str = "", host: str | None = "ivr.example.test",
+             esquema: str = "https", prefijo: str = "") -> dict:
+    """A WSGI environ as a server hands it over: the path percent-decoded, as latin-1 text."""
+    environ = {"REQUEST_METHOD": "POST", "wsgi.url_scheme": esquema, "SCRIPT_NAME": prefijo,
+               "PATH_INFO": ruta, "QUERY_STRING": query, "SERVER_NAME": "10.0.0.5",
+               "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1"}
+    if host is not None:
+        environ["HTTP_HOST"] = host
+    return environ
+
+
+ENTORNOS = [
+    _environ("/voice/menu_principal"),
+    _environ("/voice/menu_principal", host="IVR.Example.TEST"),
+    _environ("/voice/susurro", "call=CA1&t=7"),
+    _environ("/voice/curp", host="ivr.example.test:443"),
+    _environ("/voice/curp", host="ivr.example.test:8443"),
+    _environ("/voice/curp", host="ivr.example.test:80", esquema="http"),
+    _environ("/voice/curp", host="localhost:08000", esquema="http"),
+    _environ("/voice/curp", host="[::1]:8000", esquema="http"),
+    _environ("/voice/curp", host="xn--ivr-ena.example.test"),
+    _environ("/voice/curp", host="mal host"),
+    _environ("/voice/curp", host=None),
+    _environ("/voice/curp", prefijo="/ivr"),
+    _environ("/voice/curp", prefijo="/ivr/"),
+    _environ("/voice/curp", prefijo="/l%C3%ADnea"),
+    _environ("//voice//curp"),
+    _environ("/voice/curp/"),
+    _environ(""),
+    _environ("/voice/" + "ñ".encode().decode("latin-1")),
+    _environ("/voice/a b"),
+    _environ("/voice/a%20b"),
+    _environ("/voice/curp", "a=%C3%B1&b=ñ"),
+    _environ("/voice/curp", "a b"),
+    _environ("/voice/curp", "?"),
+    _environ("/voice/c;p=1", "x=@:/$"),
+    _environ("/voice/curp#x"),
+]
+
+
+@pytest.mark.parametrize("environ", ENTORNOS, ids=range(len(ENTORNOS)))
+def test_the_cheap_signed_url_is_werkzeugs_request_url_or_nothing(environ):
+    """The first HMAC is over the URL read from the environ: were it ever not request.url, a
+    signature over another URL would pass."""
+    from werkzeug.wrappers import Request
+
+    from ivr.voice import _url_directa
+
+    raices = {}
+    for _ in range(2):  # the root computed, then kept
+        directa = _url_directa(raices, Request(dict(environ)))
+        assert directa is None or directa == Request(dict(environ)).url
+
+
+def test_the_cheap_signed_url_keeps_a_few_hosts_only():
+    from werkzeug.wrappers import Request
+
+    from ivr.voice import RAICES_MAXIMAS, _url_directa
+
+    raices = {}
+    urls = [_url_directa(raices, Request(_environ("/voice/curp", host=f"h{i}.example.test")))
+            for i in range(RAICES_MAXIMAS + 3)]
+    assert urls[:RAICES_MAXIMAS] == [f"https://h{i}.example.test/voice/curp"
+                                     for i in range(RAICES_MAXIMAS)]
+    assert urls[RAICES_MAXIMAS:] == [None] * 3 and len(raices) == RAICES_MAXIMAS
+
+
+@pytest.mark.parametrize("environ", ENTORNOS[:14], ids=range(14))  # the webhooks
+def test_a_webhook_signed_over_its_request_url_passes_without_a_public_base_url(tmp_path,
+                                                                                 environ):
+    """What passed the library's check on request.url passes still (ports, prefixes, odd
+    hosts and paths); a signature over any other URL does not."""
+    from twilio.request_validator import RequestValidator
+    from werkzeug.test import run_wsgi_app
+    from werkzeug.wrappers import Request
+
+    from tests.llamadas import TOKEN, nueva_app
+
+    app = nueva_app(f"sqlite:///{tmp_path}/ivr.sqlite3", "memoria", PUBLIC_BASE_URL=None)
+    cuerpo = b"CallSid=CA1&Digits=5"
+    form = {"CallSid": "CA1", "Digits": "5"}
+    url = Request(dict(environ)).url
+    for firmada, esperado in ((url, True), (url + "x", False)):
+        entorno = {**environ, "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                   "CONTENT_LENGTH": str(len(cuerpo)), "wsgi.input": io.BytesIO(cuerpo),
+                   "HTTP_X_TWILIO_SIGNATURE":
+                       RequestValidator(TOKEN).compute_signature(firmada, form)}
+        _, estado, _ = run_wsgi_app(app, entorno, buffered=True)
+        assert (int(estado.split()[0]) != 403) is esperado, (firmada, estado)
