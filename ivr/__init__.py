@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, g, request
 
 from ivr import config as configuracion
 
@@ -28,6 +29,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # First: every start-up message, a refusal included, goes out in the log's format.
     logs.init_app(app)
+    # Every request's first hook: what the log line, the latency histogram and the size cap
+    # each did in a hook of their own.
+    app.before_request(_empezar)
     problemas = configuracion.revisar(app.config)
     if problemas:
         for problema in problemas:
@@ -37,7 +41,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     for aviso in configuracion.avisos(app.config):
         log.error(aviso)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    app.before_request(_cuerpo_permitido)
 
     from ivr import agentes, db, grabaciones, linea, metricas, salud, store, voice
 
@@ -52,8 +55,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def _cuerpo_permitido() -> None:
-    """413 from the Content-Length alone, before any view or check reads a byte of the body."""
-    largo = request.content_length
+def _empezar() -> None:
+    """The request's start time, read by its log line and by the latency histogram; a 413
+    from the Content-Length alone, before any view or check reads a byte of the body; then
+    whether the histogram times it (a voice webhook past the size cap)."""
+    contexto = g._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup each
+    peticion = request._get_current_object()  # noqa: SLF001
+    contexto.ivr_inicio = time.perf_counter()
+    largo = peticion.content_length
     if largo is not None and largo > current_app.config["MAX_CONTENT_LENGTH"]:
         abort(413)
+    contexto.ivr_medir = peticion.blueprint == "voice"

@@ -199,7 +199,7 @@ def init_app(app: Flask) -> None:
     configurar(app.config.get("LOG_FORMAT") or "text")
     # Flask's own handler would print unhandled errors a second time, message included.
     app.logger.removeHandler(default_handler)
-    app.before_request(_empezar)
+    # The start time is ivr._empezar's (the app's one first hook, shared with the metrics).
     app.after_request(_registrar_webhook)
 
 
@@ -215,10 +215,6 @@ def respuesta(outcome: str, siguiente: str | None = None) -> None:
     an answer nobody described is parsed."""
     g.ivr_respuesta_webhook = ({"outcome": outcome, "next": siguiente} if siguiente
                                else {"outcome": outcome})
-
-
-def _empezar() -> None:
-    g.ivr_log_inicio = time.perf_counter()
 
 
 def _recortar(valor: str | None) -> str | None:
@@ -285,7 +281,7 @@ def _registrar_webhook(respuesta):
     if not ruta.startswith("/voice/"):
         return respuesta
     contexto = g._get_current_object()  # noqa: SLF001
-    inicio = contexto.get("ivr_log_inicio")
+    inicio = contexto.get("ivr_inicio")
     ms = round((time.perf_counter() - inicio) * 1000, 1) if inicio else None
     formulario = _formulario(peticion)
     nodo = ruta.rsplit("/", 1)[-1]

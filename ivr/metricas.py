@@ -54,7 +54,8 @@ def init_app(app: Flask) -> None:
     """Time the voice webhooks, count what the app's sessions commit, serve /metrics."""
     from ivr import db
 
-    app.before_request(_empezar)
+    # The start time and whether to time the request are ivr._empezar's (the app's one
+    # first hook).
     app.teardown_request(_medir)
     fabrica = db.sessionmaker_de(app)
     event.listen(fabrica, "after_commit", _contar)
@@ -65,25 +66,29 @@ def init_app(app: Flask) -> None:
 # -- webhook latency ---------------------------------------------------------------------------
 
 
-def _empezar() -> None:
-    if request.blueprint == "voice":
-        g.ivr_inicio = time.perf_counter()
+# A child per node, kept: labels() looks it up under a lock, from its keyword, each time.
+_POR_NODO: dict[str, object] = {}
 
 
 def _medir(_error: BaseException | None = None) -> None:
-    inicio = g.pop("ivr_inicio", None)
-    if inicio is not None:
-        WEBHOOK_SEGUNDOS.labels(nodo=_nodo()).observe(time.perf_counter() - inicio)
+    contexto = g._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup
+    inicio = contexto.pop("ivr_inicio", None)
+    if contexto.pop("ivr_medir", False) and inicio is not None:
+        nodo = _nodo(request._get_current_object())  # noqa: SLF001
+        hijo = _POR_NODO.get(nodo)
+        if hijo is None:
+            hijo = _POR_NODO[nodo] = WEBHOOK_SEGUNDOS.labels(nodo=nodo)
+        hijo.observe(time.perf_counter() - inicio)
 
 
-def _nodo() -> str:
+def _nodo(peticion) -> str:
     """The label of this webhook: the flow node, or the webhook's name. Bounded: a node that
     is not in the flow (someone probing /voice/xyz) is 'desconocido'."""
     from ivr import linea
 
-    nodo = (request.view_args or {}).get("nodo")
+    nodo = (peticion.view_args or {}).get("nodo")
     if nodo is None:
-        return (request.endpoint or "desconocido").rsplit(".", 1)[-1]
+        return (peticion.endpoint or "desconocido").rsplit(".", 1)[-1]
     return nodo if nodo in linea.actual().flujo.nodos else "desconocido"
 
 
