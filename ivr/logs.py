@@ -265,8 +265,12 @@ def _entrada(formulario) -> str:
 
 
 def _formulario(peticion) -> dict:
-    """The webhook's form (the first value of each field), or nothing when its body is over
-    the cap (werkzeug refuses it from the Content-Length, unread)."""
+    """The webhook's form (the first value of each field): the one the view read, or read
+    now; nothing when its body is over the cap (werkzeug refuses it from the
+    Content-Length, unread)."""
+    leido = getattr(peticion, "ivr_formulario", None)
+    if leido is not None:
+        return leido
     try:
         return peticion.form.to_dict()  # a dict's get: the MultiDict's raises for an absent key
     except RequestEntityTooLarge:

@@ -162,7 +162,11 @@ def _seguro(fn: Callable[..., Response]) -> Callable[..., Response]:
     and a transfer: never a 500 to Twilio."""
 
     def envoltura(*args, **kwargs):
-        wh = Webhook.leer(request.form)
+        peticion = request._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup
+        # Kept on this request (not in g, which an app context can share between requests):
+        # the log line reads the same fields.
+        formulario = peticion.ivr_formulario = peticion.form.to_dict()
+        wh = Webhook.leer(formulario)
         try:
             try:
                 return fn(wh, *args, **kwargs)
