@@ -11,11 +11,13 @@ import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, true, update
+from sqlalchemy import Integer, and_, any_, bindparam, delete, func, or_, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ivr import sentencias
 from ivr.db import SOLA
 from ivr.domain.documento import normalizar
 from ivr.domain.folio import nuevo_folio
@@ -56,8 +58,9 @@ def _dialecto(session: Session) -> str:
 
 def _ejecutar(session: Session, sentencia, parametros: dict):
     """Run a Core statement (of tables, not mapped classes) on the session's connection, in
-    its transaction: what loads no objects skips the ORM's execution and result machinery."""
-    return session.connection().execute(sentencia, parametros)
+    its transaction: what loads no objects skips the ORM's execution and result machinery,
+    and on PostgreSQL most of Core's too (ivr.sentencias)."""
+    return sentencias.ejecutar(session, sentencia, parametros)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +201,24 @@ _CITA_LEIDA = (_CITA.c.id, _CITA.c.clave, _CITA.c.unidad_id, _CITA.c.ventanilla,
                _CITA.c.hora_inicio, _CITA.c.hora_fin, _CITA.c.tramite, _CITA.c.estado,
                _UNIDAD.c.nombre)
 _CON_UNIDAD = _CITA.outerjoin(_UNIDAD, _UNIDAD.c.id == _CITA.c.unidad_id)
-_CANDIDATOS_CON_CITAS = (
-    select(_PERSONA.id, _PERSONA.primer_apellido, _PERSONA.apellido_teclas, *_CITA_LEIDA)
-    .select_from(_DERECHOHABIENTE
-                 .outerjoin(_CITA, and_(_CITA.c.derechohabiente_id == _PERSONA.id,
-                                        _CITA.c.estado == "agendada", _NO_INICIADA))
-                 .outerjoin(_UNIDAD, _UNIDAD.c.id == _CITA.c.unidad_id))
-    .where(_PERSONA.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_PERSONA.id, _CITA.c.fecha, _CITA.c.hora_inicio, _CITA.c.id))
+
+
+@functools.cache
+def _candidatos_con_citas(dialecto: str):
+    """candidatos_con_citas's statement. The ids: on PostgreSQL one array parameter (`=
+    ANY`), the same SQL whatever their number; elsewhere an IN list, rendered for each call."""
+    ids = (_PERSONA.id == any_(bindparam("ids", type_=ARRAY(Integer)))
+           if dialecto == "postgresql" else _PERSONA.id.in_(bindparam("ids", expanding=True)))
+    return (
+        select(_PERSONA.id, _PERSONA.primer_apellido, _PERSONA.apellido_teclas, *_CITA_LEIDA)
+        .select_from(_DERECHOHABIENTE
+                     .outerjoin(_CITA, and_(_CITA.c.derechohabiente_id == _PERSONA.id,
+                                            _CITA.c.estado == "agendada", _NO_INICIADA))
+                     .outerjoin(_UNIDAD, _UNIDAD.c.id == _CITA.c.unidad_id))
+        .where(ids)
+        .order_by(_PERSONA.id, _CITA.c.fecha, _CITA.c.hora_inicio, _CITA.c.id))
+
+
 _CITA_CON_UNIDAD = (select(*_CITA_LEIDA).select_from(_CON_UNIDAD)
                     .where(_CITA.c.id == bindparam("cita_id")))
 LEIDAS = "ivr_citas_leidas"  # session.info key: (transaction, {cita id: CitaLeida})
@@ -226,7 +239,8 @@ def candidatos_con_citas(session: Session, ids: list[int], ahora: datetime) -> l
     are kept for the session's transaction: reading one back (cita_leida) then needs no
     query."""
     hoy, hora = _hoy_y_hora(ahora)
-    filas = _ejecutar(session, _CANDIDATOS_CON_CITAS, {"ids": ids, "hoy": hoy, "hora": hora})
+    filas = _ejecutar(session, _candidatos_con_citas(_dialecto(session)),
+                      {"ids": ids, "hoy": hoy, "hora": hora})
     candidatos: dict[int, Candidato] = {}
     leidas = _leidas(session)
     for fila in filas:

@@ -1,0 +1,135 @@
+"""Running the repository's Core statements: on PostgreSQL, compiled once and sent straight to
+psycopg; on any other database, through SQLAlchemy's execution as usual.
+
+A webhook runs one to three statements that are always the same ones, with new values. Going
+through `Connection.execute` each time costs more CPU in SQLAlchemy than the round trip costs
+in psycopg (the compiled cache looked up, the parameters built and processed, a result object
+set up with its metadata): that work is done here once per statement and set of parameter
+names, and what is left per execution is psycopg's. What SQLAlchemy's execution gives the rest
+of the app is kept: the statement runs on the session's connection, in its transaction; the
+engine's `before_cursor_execute`/`after_cursor_execute` listeners hear it; a database error is
+raised as SQLAlchemy's exception (IntegrityError, OperationalError...), and a connection the
+server dropped is invalidated, as `Connection.execute` does.
+
+Statements whose values or rows need SQLAlchemy's processing beyond what psycopg does by
+itself (an expanding IN, a type with a result processor) take SQLAlchemy's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from ivr import db
+
+
+class Filas:
+    """The rows a statement returned (fetched at once: the phone's are a handful), with the
+    part of SQLAlchemy's result API the repository uses."""
+
+    __slots__ = ("filas", "rowcount")
+
+    def __init__(self, filas: list[tuple], rowcount: int):
+        self.filas = filas
+        self.rowcount = rowcount
+
+    def __iter__(self):
+        return iter(self.filas)
+
+    def all(self) -> list[tuple]:
+        return self.filas
+
+    def first(self) -> tuple | None:
+        return self.filas[0] if self.filas else None
+
+    def scalar(self) -> Any:
+        return self.filas[0][0] if self.filas else None
+
+    def scalars(self) -> list:
+        return [fila[0] for fila in self.filas]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compilada:
+    """A statement as psycopg takes it, for one set of parameter names."""
+
+    sql: str
+    fijos: dict[str, Any]  # the values the statement carries itself ("agendada"...)
+    procesar: tuple[tuple[str, Callable], ...]  # bind processors psycopg needs run (JSON)
+    opciones: Mapping[str, Any]  # the statement's execution options (db.SOLA)
+
+
+# (id of the statement, its parameter names) -> (the statement, its compiled form or None for
+# SQLAlchemy's path). The statement is kept: an id is only unique while its object lives.
+_COMPILADAS: dict[tuple[int, frozenset], tuple[Any, _Compilada | None]] = {}
+
+
+def ejecutar(session: Session, sentencia, parametros: dict):
+    """Run a Core statement (of tables, not mapped classes) on the session's connection, in
+    its transaction; its rows as `Filas` (or SQLAlchemy's result, off PostgreSQL)."""
+    conexion = session.connection()
+    if conexion.dialect.driver != "psycopg":
+        return conexion.execute(sentencia, parametros)
+    clave = (id(sentencia), frozenset(parametros))
+    guardada = _COMPILADAS.get(clave)
+    if guardada is None or guardada[0] is not sentencia:
+        guardada = _COMPILADAS[clave] = (sentencia, _compilar(conexion, sentencia, parametros))
+    compilada = guardada[1]
+    if compilada is None:
+        return conexion.execute(sentencia, parametros)
+    return _directo(conexion, compilada, parametros)
+
+
+def _compilar(conexion: Connection, sentencia, parametros: dict) -> _Compilada | None:
+    dialecto = conexion.dialect
+    compilada = sentencia.compile(dialect=dialecto, column_keys=list(parametros))
+    if compilada.escaped_bind_names or any(b.expanding for b in compilada.binds.values()):
+        return None  # names psycopg can't take as they are, or an IN list rendered per call
+    for columna in getattr(sentencia, "exported_columns", ()):
+        if columna.type.dialect_impl(dialecto).result_processor(dialecto, None) is not None:
+            return None  # rows that need converting
+    procesar = []
+    fijos = {}
+    for nombre, bind in compilada.binds.items():
+        procesador = bind.type.dialect_impl(dialecto).bind_processor(dialecto)
+        if procesador is not None:
+            procesar.append((nombre, procesador))
+        if nombre not in parametros:
+            fijos[nombre] = bind.effective_value
+    return _Compilada(compilada.string, fijos, tuple(procesar), sentencia.get_execution_options())
+
+
+def _directo(conexion: Connection, compilada: _Compilada, parametros: dict) -> Filas:
+    valores = {**compilada.fijos, **parametros}
+    for nombre, procesador in compilada.procesar:
+        valores[nombre] = procesador(valores[nombre])
+    dbapi = conexion.connection.dbapi_connection
+    cursor = dbapi.cursor()
+    sql = compilada.sql
+    conexion.dispatch.before_cursor_execute(conexion, cursor, sql, valores, None, False)
+    if "isolation_level" not in conexion.get_execution_options():
+        db.ajustar_autocommit(dbapi, sql, compilada.opciones)
+    try:
+        cursor.execute(sql, valores)
+        filas = cursor.fetchall() if cursor.description is not None else []
+        rowcount = cursor.rowcount
+    except psycopg.Error as e:
+        # As SQLAlchemy's own execution raises it: its exception class, and a connection the
+        # server dropped invalidated (the pool then replaces it; voice._seguro runs the
+        # webhook again on a new one).
+        perdida = conexion.dialect.is_disconnect(e, dbapi, cursor)
+        if perdida:
+            conexion.invalidate(e)
+        raise DBAPIError.instance(sql, valores, e, psycopg.Error, hide_parameters=True,
+                                  connection_invalidated=perdida,
+                                  dialect=conexion.dialect) from e
+    finally:
+        cursor.close()
+    conexion.dispatch.after_cursor_execute(conexion, cursor, sql, valores, None, False)
+    return Filas(filas, rowcount)
