@@ -25,6 +25,9 @@ ERRORES_REDIS = (redis.RedisError, RedisClusterException)
 # How long a save on a Redis Cluster waits for a replica to have it (see RedisStore._replicar).
 ESPERA_REPLICA_MS = 100
 NIVEL_ZLIB = 6
+# A state this long or shorter is stored as its JSON: with Redis's own overhead per key it
+# stays well under 1 KB (`./dev bench` prints what a live call weighs).
+SIN_DESINFLAR = 600
 
 
 def clave(call_sid: str) -> str:
@@ -50,9 +53,14 @@ def cliente_redis(url: str, modo: str | None = None,
 
 
 def empacar(estado: Estado) -> bytes:
-    """The state as stored in Redis: its compact JSON, deflated. Most of it is the cached TwiML
-    of the last answer, which shrinks to about a third: a live call then weighs under 1 KB."""
-    return zlib.compress(estado.a_json(), NIVEL_ZLIB, wbits=-15)
+    """The state as stored in Redis: its compact JSON, deflated when it is long (mostly the
+    last answer, kept to repeat it: a cita's read-back shrinks to about a third), so that a
+    live call weighs under 1 KB; a short one (a menu's) is kept as it is, and deflating it
+    costs its webhook no CPU."""
+    texto = estado.a_json()
+    if len(texto) <= SIN_DESINFLAR:
+        return texto
+    return zlib.compress(texto, NIVEL_ZLIB, wbits=-15)
 
 
 def desempacar(valor: bytes) -> Estado:

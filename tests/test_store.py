@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from ivr.estado import CAMPOS, Estado
-from ivr.store import MemoryStore, RedisStore, StoreError, clave
+from ivr.store import SIN_DESINFLAR, MemoryStore, RedisStore, StoreError, clave
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -81,7 +81,7 @@ def test_redis_keeps_the_state_deflated_and_still_reads_plain_json():
     sid = f"CAzip{time.time_ns()}"
     twiml = ('<?xml version="1.0" encoding="UTF-8"?><Response><Gather action="https://ivr/voice/'
              'cita" input="dtmf speech" language="es-MX"><Say language="es-MX" voice="Polly.Mia">'
-             + "Su cita para el trámite de préstamo personal es el miércoles 2 de diciembre. " * 3
+             + "Su cita para el trámite de préstamo personal es el miércoles 2 de diciembre. " * 8
              + "</Say></Gather></Response>")
     estado = Estado(call_sid=sid, nodo="cita", ruta=["menu_principal", "curp"], previo=twiml)
     store.save(sid, estado)
@@ -97,6 +97,23 @@ def test_redis_keeps_the_state_deflated_and_still_reads_plain_json():
     redis.Redis.from_url(REDIS_URL).set(
         clave(sid), zlib.compress(anterior.encode(), 6, wbits=-15), ex=60)
     assert store.get(sid) == estado
+    store.delete(sid)
+
+
+@pytest.mark.redis
+def test_a_short_state_is_kept_as_its_json_and_stays_under_a_kilobyte():
+    _redis_o_skip()
+    store = RedisStore(REDIS_URL, ttl=60)
+    sid = f"CAcorto{time.time_ns()}"
+    estado = Estado(call_sid=sid, nodo="menu_principal", ruta=["menu_principal"],
+                    previo=["menu_principal", "menu_principal_pregunta"])
+    store.save(sid, estado)
+    cliente = redis.Redis.from_url(REDIS_URL)
+    assert cliente.get(clave(sid)) == estado.a_json()
+    assert store.get(sid) == estado
+    # The longest one kept as JSON, with Redis's overhead for the key: under 1 KB.
+    cliente.set(clave(sid), b"x" * SIN_DESINFLAR, ex=60)
+    assert cliente.memory_usage(clave(sid)) < 1024
     store.delete(sid)
 
 
