@@ -110,10 +110,16 @@ def ajustar_autocommit(dbapi, sentencia: str, opciones) -> None:
     the callers don't call this for it.)"""
     if dbapi.info.transaction_status != IDLE:
         return
-    sola = (sentencia.startswith("SELECT") and not _BLOQUEA.search(sentencia)) \
-        or opciones.get(SOLA, False)
+    sola = va_sola(sentencia, opciones)
     if dbapi.autocommit != sola:
         dbapi.autocommit = sola
+
+
+def va_sola(sentencia: str, opciones) -> bool:
+    """Whether this statement runs alone when no transaction is open: a SELECT that locks
+    nothing, or a write executed with the SOLA option."""
+    return (sentencia.startswith("SELECT") and not _BLOQUEA.search(sentencia)) \
+        or bool(opciones.get(SOLA, False))
 
 
 def init_app(app: Flask) -> None:

@@ -11,7 +11,19 @@ import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Integer, and_, any_, bindparam, delete, func, or_, select, true, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -221,17 +233,24 @@ def _candidatos_con_citas(dialecto: str):
 
 _CITA_CON_UNIDAD = (select(*_CITA_LEIDA).select_from(_CON_UNIDAD)
                     .where(_CITA.c.id == bindparam("cita_id")))
-LEIDAS = "ivr_citas_leidas"  # session.info key: (transaction, {cita id: CitaLeida})
+LEIDAS = "ivr_citas_leidas"  # session.info key: {cita id: CitaLeida}
 
 
 def _leidas(session: Session) -> dict[int, CitaLeida]:
-    """The citas this session's current transaction read (emptied by its end, and by a
-    cancellation in it)."""
-    transaccion = session.get_transaction()
-    guardadas = session.info.get(LEIDAS)
-    if guardadas is None or guardadas[0] is not transaccion:
-        guardadas = session.info[LEIDAS] = (transaccion, {})
-    return guardadas[1]
+    """The citas this session read in its current transaction, or before it began (alone,
+    ivr.sentencias: nothing of the session's was uncommitted then): emptied when that
+    transaction ends (_olvidar_leidas), a commit with none begun included, and by a
+    cancellation."""
+    leidas = session.info.get(LEIDAS)
+    if leidas is None:
+        leidas = session.info[LEIDAS] = {}
+    return leidas
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _olvidar_leidas(session: Session, transaccion) -> None:
+    if transaccion.parent is None:  # the session's own transaction, not a savepoint
+        session.info.pop(LEIDAS, None)
 
 
 def candidatos_con_citas(session: Session, ids: list[int], ahora: datetime) -> list[Candidato]:

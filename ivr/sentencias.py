@@ -63,6 +63,7 @@ class _Compilada:
     fijos: dict[str, Any]  # the values the statement carries itself ("agendada"...)
     procesar: tuple[tuple[str, Callable], ...]  # bind processors psycopg needs run (JSON)
     opciones: Mapping[str, Any]  # the statement's execution options (db.SOLA)
+    sola: bool  # it runs alone when no transaction is open (db.va_sola)
 
 
 # (id of the statement, its parameter names) -> (the statement, its compiled form or None for
@@ -71,23 +72,32 @@ _COMPILADAS: dict[tuple[int, frozenset], tuple[Any, _Compilada | None]] = {}
 
 
 def ejecutar(session: Session, sentencia, parametros: dict):
-    """Run a Core statement (of tables, not mapped classes) on the session's connection, in
-    its transaction; its rows as `Filas` (or SQLAlchemy's result, off PostgreSQL)."""
-    conexion = session.connection()
-    if conexion.dialect.driver != "psycopg":
-        return conexion.execute(sentencia, parametros)
+    """Run a Core statement (of tables, not mapped classes) in the session's transaction; its
+    rows as `Filas` (or SQLAlchemy's result, off PostgreSQL).
+
+    On PostgreSQL, a statement that goes alone (a plain SELECT, a SOLA write: db.SOLA) while
+    the session has begun no transaction runs on a pooled connection of its own, taken and
+    given back around it, as the session would have done, without the session's transaction
+    machinery around it (a lookup step's webhook, a call's end): nothing of the session's is
+    uncommitted then, so it sees and does the same."""
+    engine = session.get_bind()
+    if engine.dialect.driver != "psycopg":
+        return session.connection().execute(sentencia, parametros)
     clave = (id(sentencia), frozenset(parametros))
     guardada = _COMPILADAS.get(clave)
     if guardada is None or guardada[0] is not sentencia:
-        guardada = _COMPILADAS[clave] = (sentencia, _compilar(conexion, sentencia, parametros))
+        guardada = _COMPILADAS[clave] = (sentencia, _compilar(engine.dialect, sentencia,
+                                                             parametros))
     compilada = guardada[1]
     if compilada is None:
-        return conexion.execute(sentencia, parametros)
-    return _directo(conexion, compilada, parametros)
+        return session.connection().execute(sentencia, parametros)
+    if compilada.sola and not session.in_transaction():
+        with engine.connect() as conexion:
+            return _directo(conexion, compilada, parametros)
+    return _directo(session.connection(), compilada, parametros)
 
 
-def _compilar(conexion: Connection, sentencia, parametros: dict) -> _Compilada | None:
-    dialecto = conexion.dialect
+def _compilar(dialecto, sentencia, parametros: dict) -> _Compilada | None:
     compilada = sentencia.compile(dialect=dialecto, column_keys=list(parametros))
     if compilada.escaped_bind_names or any(b.expanding for b in compilada.binds.values()):
         return None  # names psycopg can't take as they are, or an IN list rendered per call
@@ -102,7 +112,9 @@ def _compilar(conexion: Connection, sentencia, parametros: dict) -> _Compilada |
             procesar.append((nombre, procesador))
         if nombre not in parametros:
             fijos[nombre] = bind.effective_value
-    return _Compilada(compilada.string, fijos, tuple(procesar), sentencia.get_execution_options())
+    opciones = sentencia.get_execution_options()
+    return _Compilada(compilada.string, fijos, tuple(procesar), opciones,
+                      db.va_sola(compilada.string, opciones))
 
 
 def _directo(conexion: Connection, compilada: _Compilada, parametros: dict) -> Filas:
