@@ -108,10 +108,12 @@ def ajustar_autocommit(dbapi, sentencia: str, opciones) -> None:
     each statement sees what was committed when it starts, in a transaction or not: only the
     round trips change. (A connection set to an isolation level by its user is left alone:
     the callers don't call this for it.)"""
-    if dbapi.info.transaction_status != IDLE:
-        return
-    sola = va_sola(sentencia, opciones)
-    if dbapi.autocommit != sola:
+    poner_autocommit(dbapi, va_sola(sentencia, opciones))
+
+
+def poner_autocommit(dbapi, sola: bool) -> None:
+    """ajustar_autocommit for a statement known to go alone (*sola*) or not."""
+    if dbapi.info.transaction_status == IDLE and dbapi.autocommit != sola:
         dbapi.autocommit = sola
 
 

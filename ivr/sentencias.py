@@ -17,7 +17,7 @@ itself (an expanding IN, a type with a result processor) take SQLAlchemy's path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +62,7 @@ class _Compilada:
     sql: str
     fijos: dict[str, Any]  # the values the statement carries itself ("agendada"...)
     procesar: tuple[tuple[str, Callable], ...]  # bind processors psycopg needs run (JSON)
-    opciones: Mapping[str, Any]  # the statement's execution options (db.SOLA)
-    sola: bool  # it runs alone when no transaction is open (db.va_sola)
+    sola: bool  # it runs alone when no transaction is open (db.va_sola, from its options)
 
 
 # (id of the statement, its parameter names) -> (the statement, its compiled form or None for
@@ -112,9 +111,8 @@ def _compilar(dialecto, sentencia, parametros: dict) -> _Compilada | None:
             procesar.append((nombre, procesador))
         if nombre not in parametros:
             fijos[nombre] = bind.effective_value
-    opciones = sentencia.get_execution_options()
-    return _Compilada(compilada.string, fijos, tuple(procesar), opciones,
-                      db.va_sola(compilada.string, opciones))
+    return _Compilada(compilada.string, fijos, tuple(procesar),
+                      db.va_sola(compilada.string, sentencia.get_execution_options()))
 
 
 def _directo(conexion: Connection, compilada: _Compilada, parametros: dict) -> Filas:
@@ -126,10 +124,11 @@ def _directo(conexion: Connection, compilada: _Compilada, parametros: dict) -> F
     sql = compilada.sql
     conexion.dispatch.before_cursor_execute(conexion, cursor, sql, valores, None, False)
     if "isolation_level" not in conexion.get_execution_options():
-        db.ajustar_autocommit(dbapi, sql, compilada.opciones)
+        db.poner_autocommit(dbapi, compilada.sola)
     try:
         cursor.execute(sql, valores)
-        filas = cursor.fetchall() if cursor.description is not None else []
+        resultado = cursor.pgresult  # rows or not, without building `description`
+        filas = cursor.fetchall() if resultado is not None and resultado.nfields else []
         rowcount = cursor.rowcount
     except psycopg.Error as e:
         # As SQLAlchemy's own execution raises it: its exception class, and a connection the
