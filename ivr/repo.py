@@ -364,7 +364,7 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
 
 @functools.lru_cache(maxsize=64)
 def _registrar_llamada(dialecto: str, campos: tuple[str, ...], con_omision: bool,
-                       termina: bool, duradero: bool, sola: bool):
+                       termina: bool, duradero: bool):
     """registrar_llamada's statement for these fields (its values are the parameters)."""
     tabla = Llamada.__table__
     sentencia = _INSERTAR[dialecto](tabla)
@@ -375,19 +375,20 @@ def _registrar_llamada(dialecto: str, campos: tuple[str, ...], con_omision: bool
     sentencia = sentencia.on_conflict_do_update(
         index_elements=[tabla.c.call_sid], set_=cambios or {"call_sid": nuevos.call_sid},
         where=tabla.c.terminada_en.is_(None) if termina else None)
-    if not duradero and dialecto == "postgresql":
+    if duradero:
+        return sentencia.returning(tabla.c.desenlace)
+    if dialecto == "postgresql":
         # SET LOCAL synchronous_commit TO OFF, said by the statement itself (set_config's
         # third argument: for this transaction only), without a round trip of its own.
         sentencia = sentencia.returning(tabla.c.desenlace,
                                         func.set_config("synchronous_commit", "off", true()))
     else:
         sentencia = sentencia.returning(tabla.c.desenlace)
-    # One statement, atomic by itself: alone when nothing else was written (db.SOLA).
-    return sentencia.execution_options(**{SOLA: True}) if sola else sentencia
+    return sentencia.execution_options(**{SOLA: True})
 
 
 def registrar_llamada(session: Session, call_sid: str, *, desenlace_por_omision: str | None = None,
-                      sola: bool = False, duradero: bool = True, **campos) -> str | None:
+                      duradero: bool = True, **campos) -> str | None:
     """Create the call's record or update it with these fields, in one statement (a repeated
     or concurrent webhook of the same call is fine); the record's outcome is returned.
 
@@ -396,23 +397,19 @@ def registrar_llamada(session: Session, call_sid: str, *, desenlace_por_omision:
     unless its record says it ended already (a repeated status callback): the record is then
     left as it was, and the call is not counted as ended twice.
 
-    *sola* (on PostgreSQL): when nothing else was written in the transaction, it goes alone
-    and is committed by itself (db.SOLA): one round trip, instead of BEGIN, the statement and
-    COMMIT; after another write (a cancellation, a transfer) it joins that write's
-    transaction, committed by the caller. For a caller that writes nothing after it. Not
-    *duradero* (implies *sola*): a record nobody on the phone heard about (the end of a call),
-    whose commit need not hold the worker for an fsync (milliseconds to tens of milliseconds
-    on a busy disk): a crash of the database server may lose the last fraction of a second of
-    them; the transaction it joins, if any, then commits the same way (so only where nothing
-    that must last was written)."""
+    Not *duradero* (on PostgreSQL): a record nobody on the phone heard about (the end of a
+    call), whose commit need not hold the worker for an fsync (milliseconds to tens of
+    milliseconds on a busy disk): a crash of the database server may lose the last fraction of
+    a second of them. When nothing else was written in the transaction, it goes alone: one
+    round trip, instead of BEGIN, the statement, SET LOCAL and COMMIT; after another write,
+    it joins that write's transaction, which then commits the same way."""
     inicio = campos.pop("iniciada_en", None) or campos.get("terminada_en") or ahora_utc()
     valores = {"ruta": [], **campos, "call_sid": call_sid, "iniciada_en": inicio}
     if not campos.get("desenlace"):
         valores["desenlace"] = desenlace_por_omision
     termina = "terminada_en" in campos
     sentencia = _registrar_llamada(_dialecto(session), tuple(sorted(campos)),
-                                   bool(desenlace_por_omision), termina, duradero,
-                                   sola or not duradero)
+                                   bool(desenlace_por_omision), termina, duradero)
     desenlace = _ejecutar(session, sentencia, valores).first()
     cargada = session.identity_map.get(session.identity_key(Llamada, call_sid))
     if cargada is not None:

@@ -241,16 +241,15 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida) -> Response:
     # and the outcome must not depend on it.
     if hecha and not estado.transferencia_pendiente:
         # The step's work (a cancellation) and the call's record in one transaction: if
-        # either fails, neither is kept and none of it is said (the apology follows). A step
-        # that wrote nothing (the goodbye) sends the record alone, in one round trip.
-        _registrar_desenlace(wh, estado, sola=True)
+        # either fails, neither is kept and none of it is said (the apology follows).
+        _registrar_desenlace(wh, estado)
         db.confirmar()
     else:
         db.confirmar()  # the step's own work first (a transfer): if it fails, nothing is said
         _escribir_pendiente(estado)
         try:
             if hecha or marcar:
-                _registrar_desenlace(wh, estado, sola=True)
+                _registrar_desenlace(wh, estado)
                 db.confirmar()
         except SQLAlchemyError as e:
             db.descartar()
