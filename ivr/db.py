@@ -90,36 +90,30 @@ _BLOQUEA = re.compile(r"\bFOR\s+(UPDATE|SHARE|NO\s+KEY|KEY\s+SHARE)\b")
 def _leer_sin_transaccion(_conexion, cursor, sentencia: str, _parametros, contexto,
                           _executemany) -> None:
     """The engine's listener: each statement SQLAlchemy runs goes alone or in the transaction
-    as ajustar_autocommit says. A statement run by ivr.sentencias (no execution context)
-    is adjusted there, from its own options."""
+    as va_sola says. A statement run by ivr.sentencias (no execution context) is set there,
+    from its own options. A connection set to an isolation level by its user is left alone."""
     if contexto is None:
         return
     opciones = contexto.execution_options
     if "isolation_level" not in opciones:
-        ajustar_autocommit(cursor.connection, sentencia, opciones)
-
-
-def ajustar_autocommit(dbapi, sentencia: str, opciones) -> None:
-    """PostgreSQL: a SELECT outside a transaction runs alone (psycopg's autocommit), with no
-    BEGIN round trip before it and no COMMIT after; so does a write executed with the SOLA
-    option (one statement that is atomic by itself: a call's record at its end). Any other
-    statement (or a SELECT that locks) opens the transaction as usual, which lasts until the
-    commit or rollback, and a SOLA write after another write joins it. Under READ COMMITTED
-    each statement sees what was committed when it starts, in a transaction or not: only the
-    round trips change. (A connection set to an isolation level by its user is left alone:
-    the callers don't call this for it.)"""
-    poner_autocommit(dbapi, va_sola(sentencia, opciones))
+        poner_autocommit(cursor.connection, va_sola(sentencia, opciones))
 
 
 def poner_autocommit(dbapi, sola: bool) -> None:
-    """ajustar_autocommit for a statement known to go alone (*sola*) or not."""
+    """Outside a transaction, psycopg's autocommit on for a statement that goes alone (*sola*),
+    off for one that opens the transaction."""
     if dbapi.info.transaction_status == IDLE and dbapi.autocommit != sola:
         dbapi.autocommit = sola
 
 
 def va_sola(sentencia: str, opciones) -> bool:
-    """Whether this statement runs alone when no transaction is open: a SELECT that locks
-    nothing, or a write executed with the SOLA option."""
+    """PostgreSQL: whether this statement, outside a transaction, runs alone (psycopg's
+    autocommit), with no BEGIN round trip before it and no COMMIT after: a SELECT that locks
+    nothing, or a write executed with the SOLA option (one statement that is atomic by
+    itself: a call's record at its end). Any other statement opens the transaction as usual,
+    which lasts until the commit or rollback, and a SOLA write after another write joins it.
+    Under READ COMMITTED each statement sees what was committed when it starts, in a
+    transaction or not: only the round trips change."""
     return (sentencia.startswith("SELECT") and not _BLOQUEA.search(sentencia)) \
         or bool(opciones.get(SOLA, False))
 

@@ -375,16 +375,13 @@ def _registrar_llamada(dialecto: str, campos: tuple[str, ...], con_omision: bool
     sentencia = sentencia.on_conflict_do_update(
         index_elements=[tabla.c.call_sid], set_=cambios or {"call_sid": nuevos.call_sid},
         where=tabla.c.terminada_en.is_(None) if termina else None)
-    if duradero:
-        return sentencia.returning(tabla.c.desenlace)
-    if dialecto == "postgresql":
+    devuelve = [tabla.c.desenlace]
+    if not duradero and dialecto == "postgresql":
         # SET LOCAL synchronous_commit TO OFF, said by the statement itself (set_config's
         # third argument: for this transaction only), without a round trip of its own.
-        sentencia = sentencia.returning(tabla.c.desenlace,
-                                        func.set_config("synchronous_commit", "off", true()))
-    else:
-        sentencia = sentencia.returning(tabla.c.desenlace)
-    return sentencia.execution_options(**{SOLA: True})
+        devuelve.append(func.set_config("synchronous_commit", "off", true()))
+    sentencia = sentencia.returning(*devuelve)
+    return sentencia if duradero else sentencia.execution_options(**{SOLA: True})
 
 
 def registrar_llamada(session: Session, call_sid: str, *, desenlace_por_omision: str | None = None,
