@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 if os.environ.get("LOG_FORMAT") == "json":
     # gunicorn's own lines as JSON objects too: a log collector parses every line.
@@ -53,3 +54,32 @@ def post_worker_init(worker):
 
     gc.collect()  # what start-up left as garbage is freed, not frozen
     gc.freeze()
+    equilibrar_aceptacion(worker)
+
+
+# A worker waits this long per connection it already holds before it accepts another.
+PAUSA_POR_CONEXION = 0.0001
+PAUSA_MAXIMA = 0.02
+
+
+def equilibrar_aceptacion(worker):
+    """The worker holding fewer connections accepts the next one.
+
+    Every worker waits on the one listening socket, and whichever wakes first accepts. When
+    many connections come at once (a proxy or a load balancer opening its keep-alive pool), a
+    worker can end up holding 32 of 50 and the other 18. The connections then stay where they
+    landed, so the callers on the fuller worker wait about 1.3 times as long at every step.
+    Here a worker waits 0.1 ms per connection it already holds (at most 20 ms) before it
+    accepts. The emptier worker gets there first, and the fuller one then finds nothing to
+    accept. The wait is a sleep, so the worker's threads keep serving meanwhile. A worker
+    class without gthread's connection count is left as it is."""
+    aceptar = getattr(worker, "accept", None)
+    if aceptar is None or not isinstance(getattr(worker, "nr_conns", None), int):
+        return
+
+    def accept(listener):
+        if worker.nr_conns:
+            time.sleep(min(worker.nr_conns * PAUSA_POR_CONEXION, PAUSA_MAXIMA))
+        aceptar(listener)
+
+    worker.accept = accept

@@ -1,5 +1,6 @@
 """Operating the service: /healthz, /readyz and /metrics, as a platform and a scraper use them."""
 
+import http.client
 import os
 import re
 import socket
@@ -323,3 +324,37 @@ def test_a_worker_freezes_its_start_up_objects_out_of_the_garbage_collector():
         assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()
+
+
+def test_gunicorn_s_workers_share_the_connections_that_come_at_once(tmp_path):
+    """Keep-alive connections opened one after another (a proxy filling its pool) end up
+    split evenly between the Procfile's two workers: each worker answers with its pid."""
+    (tmp_path / "quien.py").write_text(
+        "import os\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [str(os.getpid()).encode()]\n")
+    entorno = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    for nombre in ("TWILIO_AUTH_TOKEN", "REDIS_URL", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR"):
+        entorno.pop(nombre, None)
+    proceso = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--bind", "127.0.0.1:0", "--workers",
+         "2", "--worker-class", "gthread", "--threads", "2", "quien:app"],
+        cwd=RAIZ, env=entorno, stderr=subprocess.PIPE, text=True)
+    conexiones = []
+    try:
+        puerto = _esperar_puerto(proceso)
+        time.sleep(1)  # both workers booted and waiting
+        por_worker = Counter()
+        for _ in range(40):
+            conexion = http.client.HTTPConnection("127.0.0.1", puerto, timeout=10)
+            conexion.request("GET", "/")
+            por_worker[conexion.getresponse().read()] += 1
+            conexiones.append(conexion)
+        assert len(por_worker) == 2 and max(por_worker.values()) <= 22, por_worker
+    finally:
+        for conexion in conexiones:
+            conexion.close()
+        proceso.terminate()
+        proceso.wait(timeout=30)
+        proceso.stderr.close()
