@@ -228,8 +228,12 @@ def _disculpa(wh: Webhook, donde: str) -> str:
         return ln.render.disculpa(SOLO_DISCULPA)
 
 
-def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida) -> Response:
-    """Commit the step's work, record the call, save the state, render TwiML."""
+def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida,
+               registrado: tuple | None = None) -> Response:
+    """Commit the step's work, record the call, save the state, render TwiML.
+
+    *registrado*: what the call's record already holds of the state (`_lo_registrado`), when
+    the step before this one wrote it: a record that would not change is not written again."""
     ln = linea.actual()
     marcar = isinstance(salida.fin, Marcar)
     terminal = isinstance(salida.fin, Colgar)
@@ -242,7 +246,8 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida) -> Response:
     if hecha and not estado.transferencia_pendiente:
         # The step's work (a cancellation) and the call's record in one transaction: if
         # either fails, neither is kept and none of it is said (the apology follows).
-        _registrar_desenlace(wh, estado)
+        if registrado is None or registrado != _lo_registrado(estado):
+            _registrar_desenlace(wh, estado)
         db.confirmar()
     else:
         db.confirmar()  # the step's own work first (a transfer): if it fails, nothing is said
@@ -297,6 +302,12 @@ def _escribir_pendiente(estado: Estado) -> None:
 def _llamada_terminada(call_sid: str) -> bool:
     registro = db.sesion().get(LlamadaRegistrada, call_sid)
     return registro is not None and registro.terminada_en is not None
+
+
+def _lo_registrado(estado: Estado) -> tuple:
+    """What `_registrar_desenlace` writes of the state, to compare."""
+    return (estado.desde, estado.nodo, estado.derechohabiente_id, estado.ruta, estado.entradas,
+            estado.desenlace, estado.razon)
 
 
 def _registrar_desenlace(wh: Webhook, estado: Estado, **mas) -> str | None:
@@ -502,5 +513,11 @@ def nodo(wh: Webhook, nodo: str) -> Response:
         # A repeated or stale webhook: answer what was answered, count nothing.
         return _xml(_repetir(estado))
     _escribir_pendiente(estado)
+    # An answer at a final node (the folio): the step that reached it wrote the call's record
+    # from this very state. The goodbye, or the folio again, changes none of it, so the
+    # webhook sends no SQL; the status callback still writes the call's end. An agent asked
+    # for here (0) changes the outcome and is written.
+    # (dialog.paso changes a copy: what is compared stays as it was.)
+    registrado = _lo_registrado(estado) if ln.flujo.nodos[nodo].tipo == "final" else None
     estado, salida = dialog.paso(ln.flujo, estado, wh.entrada, acciones.para(_contexto()))
-    return _responder(wh, estado, salida)
+    return _responder(wh, estado, salida, registrado)

@@ -625,3 +625,39 @@ def test_the_confirmation_knows_the_date_the_read_back_said_without_asking_the_a
     llamada.press("1")
     assert "Su cita quedó cancelada." in llamada.dicho
     assert any(s.lstrip().upper().startswith("UPDATE CITA") for s in sentencias)
+
+
+def test_after_the_folio_the_goodbye_sends_no_sql_and_the_record_is_whole(app, llamar):
+    # The folio's step wrote the call's record; the goodbye (or * for the folio again)
+    # changes none of it and sends no SQL. The status callback still writes the end, with
+    # the whole path; 0 for an agent at the folio is a new outcome, and is written.
+    from sqlalchemy import event
+
+    llamada = identificar(llamar(), GOMEZ).press("1").press("1").press("2").press("1")
+    assert "Su cita quedó cancelada." in llamada.dicho
+    sentencias = []
+    event.listen(db.engine_de(app), "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: sentencias.append(sql))
+    event.listen(db.engine_de(app), "commit", lambda _c: sentencias.append("COMMIT"))
+    llamada.press("*")  # the folio again
+    assert llamada.dicho.startswith("Su folio es:"), llamada.dicho
+    llamada.tel.silence()  # goodbye: Twilio hangs up and calls the status URL
+    assert llamada.tel.colgada
+    assert len(sentencias) in (1, 2) and sentencias[0].startswith("INSERT INTO llamada"), \
+        sentencias  # the status callback's record alone (and its COMMIT, off PostgreSQL)
+    with app.app_context():
+        registro = db.sesion().scalars(
+            select(LlamadaRegistro).where(LlamadaRegistro.call_sid == llamada.tel.call_sid)).one()
+    assert registro.desenlace == "cancelada" and registro.terminada_en is not None
+    assert registro.ruta[-1] == "cancelada" and registro.ultimo_nodo == "cancelada"
+
+
+def test_an_agent_asked_for_at_the_folio_is_written(app, llamar):
+    llamada = identificar(llamar(), GOMEZ).press("1").press("1").press("2").press("1")
+    sentencias = []
+    from sqlalchemy import event
+
+    event.listen(db.engine_de(app), "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: sentencias.append(sql))
+    llamada.press("0")
+    assert any(s.startswith("INSERT INTO llamada") for s in sentencias), sentencias
