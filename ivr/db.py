@@ -154,11 +154,19 @@ def sesion() -> Session:
 get_session = sesion
 
 
+# session.info key: what the session's transaction wrote that is counted (repo.anotados).
+ANOTADOS = "ivr_anotados"
+
+
 def confirmar() -> None:
     """Commit the current request's session (the web layer calls this at the request edge)."""
     s = g.get("ivr_sesion")
     if s is None:
         return  # the request used no session: nothing to commit
+    if not s.in_transaction() and not s.info.get(ANOTADOS):
+        # Its statements ran alone (a lookup) and wrote nothing to count: committing would
+        # only run the session's transaction machinery over nothing.
+        return
     s.commit()
 
 

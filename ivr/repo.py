@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ivr import sentencias
-from ivr.db import SOLA
+from ivr.db import ANOTADOS, SOLA
 from ivr.domain.documento import normalizar
 from ivr.domain.folio import nuevo_folio
 from ivr.models import (
@@ -46,7 +46,6 @@ from ivr.models import (
 )
 
 INTENTOS_FOLIO = 10
-ANOTADOS = "ivr_anotados"  # session.info key: what this transaction wrote, for the metrics
 
 
 def anotados(session: Session) -> dict:

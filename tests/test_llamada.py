@@ -598,13 +598,17 @@ def test_a_step_without_sql_opens_no_session_and_commits_nothing(app, llamar, mo
     event.listen(db.engine_de(app), "before_cursor_execute",
                  lambda _c, _cur, sql, *_: sentencias.append(sql))
     event.listen(db.engine_de(app), "commit", lambda _c: sentencias.append("COMMIT"))
+    event.listen(db.sessionmaker_de(app), "after_commit",
+                 lambda _s: sentencias.append("commit de la sesión"))
     llamada = hasta_curp(llamar())
     assert (sesiones, sentencias) == ([], [])
     llamada.press(teclas(GOMEZ.curp))
-    # The CURP's lookup: on PostgreSQL alone (autocommit), elsewhere in a transaction.
+    # The CURP's lookup: on PostgreSQL alone (autocommit), and the session, which began no
+    # transaction, is not committed either; elsewhere in a transaction.
     assert sesiones and sentencias[0].startswith("SELECT derechohabiente.id")
     solo = db.engine_de(app).dialect.name == "postgresql"
     assert ("COMMIT" in sentencias) is not solo
+    assert ("commit de la sesión" in sentencias) is not solo
 
 
 def test_the_confirmation_knows_the_date_the_read_back_said_without_asking_the_agenda(app, llamar):
