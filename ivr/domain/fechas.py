@@ -1,5 +1,6 @@
 """Dates and times said as a Mexican operator would say them, numbers of the clock in words."""
 
+import functools
 from datetime import date, time
 
 from babel.dates import format_date
@@ -8,6 +9,9 @@ from num2words import num2words
 LOCALE = "es_MX"
 
 
+# Cached: the agenda's few hundred dates and clock times are said over and over, and babel
+# and num2words work each out anew (a tenth of the read-back webhook's CPU).
+@functools.lru_cache(maxsize=2048)
 def dia_y_fecha(d: date) -> str:
     """Say a date as "martes 2 de diciembre"."""
     return format_date(d, "EEEE d 'de' MMMM", locale=LOCALE)
@@ -23,6 +27,7 @@ def _periodo(t: time) -> str:
     return "de la noche"
 
 
+@functools.lru_cache(maxsize=2048)
 def _reloj(t: time) -> str:
     # In words: a speech engine reads "10:00" as "diez cero cero" and callers hear numbers.
     hora = t.hour % 12 or 12
