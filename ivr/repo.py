@@ -8,7 +8,7 @@ the session (`anotados`), to be counted if and when that transaction commits.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import (
@@ -319,6 +319,33 @@ def _insertar_cancelacion(dialecto: str):
             .returning(Cancelacion.__table__.c.id))
 
 
+def _cancelar_y_escribir():
+    """PostgreSQL: _CANCELAR and the first _insertar_cancelacion as one statement (one round
+    trip, not two), data-modifying CTEs: the record is inserted from the UPDATE's RETURNING, so
+    only when the cita was cancelled. Its one row: how many citas the UPDATE changed (0 or 1),
+    and the record's id (None when the folio was taken: the cita stays cancelled, the caller
+    tries another folio). SQLite has no data-modifying CTEs: there the two go apart."""
+    tabla = Cancelacion.__table__
+    cambiada = _CANCELAR.returning(_CITA.c.id).cte("cambiada")
+    # The record's values but its cita's (CancelacionEscrita's fields: what cancelar_cita
+    # passes).
+    valores = [campo.name for campo in fields(CancelacionEscrita)
+               if campo.name not in ("id", "cita_id")]
+    escrita = (pg_insert(tabla)
+               .from_select(["cita_id", *valores],
+                            select(cambiada.c.id,
+                                   *(bindparam(nombre, type_=tabla.c[nombre].type)
+                                     for nombre in valores)))
+               .on_conflict_do_nothing(index_elements=["folio"])
+               .returning(tabla.c.id)
+               .cte("escrita"))
+    return select(select(func.count()).select_from(cambiada).scalar_subquery(),
+                  select(escrita.c.id).scalar_subquery())
+
+
+_CANCELAR_Y_ESCRIBIR = _cancelar_y_escribir()
+
+
 def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
                   solicitante_nombre: str | None, motivo_codigo: int, motivo_texto: str,
                   canal: str, call_sid: str | None, ahora: datetime,
@@ -329,36 +356,45 @@ def cancelar_cita(session: Session, cita_id: int, *, solicitante_tipo: str,
     held until the caller commits or rolls back: a concurrent cancel waits, then finds the cita
     no longer agendada and reports 'ya_cancelada' with the first one's folio. A repeated
     webhook of the same call (same call_sid) gets 'cancelada' with the same folio again.
+    On PostgreSQL the UPDATE and the record's INSERT are one statement (_CANCELAR_Y_ESCRIBIR).
     """
     hoy, hora = _hoy_y_hora(ahora)
-    cambio = _ejecutar(session, _CANCELAR, {"cita_id": cita_id, "hoy": hoy, "hora": hora})
+    valores = {"cita_id": cita_id, "folio": nuevo_folio(), "solicitante_tipo": solicitante_tipo,
+               "solicitante_nombre": solicitante_nombre, "motivo_codigo": motivo_codigo,
+               "motivo_texto": motivo_texto, "canal": canal, "call_sid": call_sid,
+               "agente": agente, "creada_en": ahora.astimezone(UTC)}
+    dialecto = _dialecto(session)
+    if dialecto == "postgresql":
+        cambiadas, nuevo_id = _ejecutar(session, _CANCELAR_Y_ESCRIBIR,
+                                        {**valores, "hoy": hoy, "hora": hora}).first()
+    else:
+        cambiadas = _ejecutar(session, _CANCELAR,
+                              {"cita_id": cita_id, "hoy": hoy, "hora": hora}).rowcount
+        nuevo_id = _ejecutar(session, _insertar_cancelacion(dialecto), valores).scalar() \
+            if cambiadas == 1 else None
     _leidas(session).pop(cita_id, None)
     cita = session.identity_map.get(session.identity_key(Cita, cita_id))
     if cita is not None:
         session.expire(cita, ["estado"])
-    if cambio.rowcount != 1:
+    if cambiadas != 1:
         previa = cancelacion_de(session, cita_id)
         if previa is None:
             return ResultadoCancelacion("no_cancelable", None)
         if call_sid is not None and previa.call_sid == call_sid:
             return ResultadoCancelacion("cancelada", previa.folio, previa)
         return ResultadoCancelacion("ya_cancelada", previa.folio, previa)
-    creada_en = ahora.astimezone(UTC)
-    for _ in range(INTENTOS_FOLIO):
-        valores = {"cita_id": cita_id, "folio": nuevo_folio(),
-                   "solicitante_tipo": solicitante_tipo, "solicitante_nombre": solicitante_nombre,
-                   "motivo_codigo": motivo_codigo, "motivo_texto": motivo_texto, "canal": canal,
-                   "call_sid": call_sid, "agente": agente, "creada_en": creada_en}
-        # A folio already taken inserts nothing (and undoes nothing: no savepoint needed); the
-        # cita's own unique cancellation still fails loudly, as it must.
-        nuevo_id = _ejecutar(session, _insertar_cancelacion(_dialecto(session)),
-                             valores).scalar()
-        if nuevo_id is None:
-            continue
-        anotados(session)["cancelaciones"].append(canal)
-        cancelacion = CancelacionEscrita(id=nuevo_id, **valores)
-        return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
-    raise RuntimeError(f"no se encontró un folio libre en {INTENTOS_FOLIO} intentos")
+    intentos = 1
+    while nuevo_id is None:
+        # A folio already taken inserted nothing (and undid nothing, the UPDATE included: no
+        # savepoint needed); the cita's own unique cancellation still fails loudly, as it must.
+        if intentos == INTENTOS_FOLIO:
+            raise RuntimeError(f"no se encontró un folio libre en {INTENTOS_FOLIO} intentos")
+        valores["folio"] = nuevo_folio()
+        nuevo_id = _ejecutar(session, _insertar_cancelacion(dialecto), valores).scalar()
+        intentos += 1
+    anotados(session)["cancelaciones"].append(canal)
+    cancelacion = CancelacionEscrita(id=nuevo_id, **valores)
+    return ResultadoCancelacion("cancelada", cancelacion.folio, cancelacion, nueva=True)
 
 
 @functools.lru_cache(maxsize=64)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from stdnum.mx import curp as stdnum_curp
@@ -485,6 +485,49 @@ def test_sin_folio_libre_falla(session, agenda, monkeypatch):
     monkeypatch.setattr(repo, "nuevo_folio", lambda: primero.folio)
     with pytest.raises(RuntimeError):
         cancelar(session, agenda.otra_futura)
+
+
+def test_la_cancelacion_propia_de_la_cita_falla_en_voz_alta(session, agenda):
+    """Only a taken folio is retried: a cita that somehow has a cancellation record already
+    (while still agendada) fails loudly, and its UPDATE goes with the rolled back transaction."""
+    session.add(Cancelacion(cita_id=agenda.futura, folio="QWE2345", solicitante_tipo="titular",
+                            motivo_codigo=2, motivo_texto="x", canal="agente"))
+    session.commit()
+    with pytest.raises(IntegrityError):
+        cancelar(session, agenda.futura)
+    session.rollback()
+    assert session.get(Cita, agenda.futura).estado == "agendada"
+
+
+def test_en_postgresql_cancelar_es_una_sentencia(session, engine, agenda, monkeypatch):
+    """On PostgreSQL the cita's UPDATE and its record's INSERT go as one statement (one round
+    trip), compiled once and run straight on psycopg; a folio taken then costs the INSERT
+    alone, without undoing the UPDATE."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no data-modifying CTEs: the two statements go apart there")
+    from ivr import sentencias
+
+    primero = cancelar(session, agenda.futura)
+    session.commit()
+    oidas = []
+
+    def oir(_conexion, _cursor, sql, *_):
+        oidas.append(sql.split()[0])
+
+    folios = iter([primero.folio, "QWE2345"])
+    monkeypatch.setattr(repo, "nuevo_folio", lambda: next(folios))
+    event.listen(engine, "before_cursor_execute", oir)
+    try:
+        segundo = cancelar(session, agenda.otra_futura)
+    finally:
+        event.remove(engine, "before_cursor_execute", oir)
+    assert segundo == repo.ResultadoCancelacion("cancelada", "QWE2345")
+    assert oidas == ["WITH", "INSERT"]
+    compiladas = [compilada for sentencia, compilada in sentencias._COMPILADAS.values()  # noqa: SLF001
+                  if sentencia is repo._CANCELAR_Y_ESCRIBIR]  # noqa: SLF001
+    assert compiladas and None not in compiladas
+    session.commit()
+    assert session.get(Cita, agenda.otra_futura).estado == "cancelada"
 
 
 def test_carrera_de_dos_cancelaciones(engine, agenda):
