@@ -45,6 +45,8 @@ def _escape(m: re.Match) -> str:
 
 def escapar(texto: str) -> str:
     """The text on one line, with every character that could forge or hide a line escaped."""
+    if texto.isascii() and texto.isprintable() and "\\" not in texto:
+        return texto  # nothing _CANDIDATOS matches: a webhook's line, almost always
     return _CANDIDATOS.sub(_escape, texto)
 
 
@@ -93,25 +95,39 @@ class Texto(_FechaPorSegundo, logging.Formatter):
         return sin_mensajes(ei[1])
 
     def format(self, record: logging.LogRecord) -> str:
-        campos = getattr(record, "campos", None) or {}
-        # Another handler may have cached the traceback with its messages: ours is made anew.
-        guardado, record.exc_text = record.exc_text, None
-        try:
-            linea = super().format(record)
-        finally:
-            record.exc_text = guardado
+        if record.exc_info or record.stack_info:
+            # Another handler may have cached the traceback with its messages: ours is made
+            # anew.
+            guardado, record.exc_text = record.exc_text, None
+            try:
+                linea = super().format(record)
+            finally:
+                record.exc_text = guardado
+        else:
+            # What logging's format makes of FORMATO_TEXTO, and leaves on the record, without
+            # its checks for each record (whether the format has a time, its values merged
+            # with defaults): every webhook's line comes this way.
+            record.message = mensaje = record.getMessage()
+            record.asctime = fecha = self.formatTime(record, self.datefmt)
+            linea = f"{fecha} {record.levelname} {record.name} {mensaje}"
+        campos = getattr(record, "campos", None)
         if campos:
-            linea += "".join([f" {k}={_valor(v)}" for k, v in campos.items() if v is not None])
+            linea += _campos(campos)
         return escapar(linea)
 
 
-def _valor(valor) -> str:
-    """A field's value for `clave=valor`: quoted when a client's text could fake another field
-    (`CallSid=CA1 outcome=gather`)."""
-    texto = valor if type(valor) is str else str(valor)
-    if texto and " " not in texto and "=" not in texto and '"' not in texto:
-        return texto
-    return '"' + texto.replace('"', '\\"') + '"'
+def _campos(campos: dict) -> str:
+    """` clave=valor` for each field with a value; a value quoted when a client's text could
+    fake another field (`CallSid=CA1 outcome=gather`)."""
+    partes = []
+    for clave, valor in campos.items():
+        if valor is None:
+            continue
+        texto = valor if type(valor) is str else str(valor)
+        if not texto or " " in texto or "=" in texto or '"' in texto:
+            texto = '"' + texto.replace('"', '\\"') + '"'
+        partes.append(f" {clave}={texto}")
+    return "".join(partes)
 
 
 class Json(_FechaPorSegundo, JsonFormatter):
@@ -154,6 +170,20 @@ class _Manejador(logging.StreamHandler):
     @stream.setter
     def stream(self, _valor):
         pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # StreamHandler's, with stderr looked up once instead of three times; the flush
+        # needs no lock of its own: handle() holds the handler's.
+        try:
+            mensaje = self.format(record)
+            flujo = sys.stderr
+            flujo.write(mensaje + self.terminator)
+            if hasattr(flujo, "flush"):
+                flujo.flush()
+        except RecursionError:  # as logging's: a recursion is not a logging error
+            raise
+        except Exception:  # noqa: BLE001 - as logging's: the error is reported, not raised
+            self.handleError(record)
 
 
 def configurar(formato: str) -> None:
@@ -311,5 +341,12 @@ def _registrar_webhook(respuesta):
         nivel = logging.WARNING
     else:
         nivel = logging.INFO
-    log.log(nivel, "webhook", extra={"campos": campos})
+    if log.isEnabledFor(nivel):
+        # What log.log(nivel, "webhook", extra=...) does, without its walk up the stack for
+        # the caller (findCaller: this frame is it) and its check of each `extra` key.
+        marco = sys._getframe()  # noqa: SLF001 - logging's own way to its caller's frame
+        registro = log.makeRecord(log.name, nivel, marco.f_code.co_filename, marco.f_lineno,
+                                  "webhook", (), None, marco.f_code.co_name)
+        registro.campos = campos
+        log.handle(registro)
     return respuesta

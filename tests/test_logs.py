@@ -83,6 +83,22 @@ def test_texto_una_linea_aunque_el_mensaje_traiga_saltos():
     assert linea.endswith("ERROR ivr.voice ruta /voice/x\\n" + FORJADA)
 
 
+@pytest.mark.parametrize(("mensaje", "args"), [
+    ("webhook", ()),
+    ("ruta %s de %d", ("/voice/curp", 3)),
+    ("100%% de %(quien)s", ({"quien": "él"},)),
+    ("línea\u2028otra", ()),
+])
+def test_el_texto_es_el_formato_de_logging(mensaje, args):
+    """Texto writes a record without a traceback itself: the same text logging's Formatter
+    makes of FORMATO_TEXTO, and the same message and asctime left on the record."""
+    propio = _registro(mensaje, *args)
+    de_logging = _registro(mensaje, *args)
+    esperado = logs.escapar(logging.Formatter(logs.FORMATO_TEXTO).format(de_logging))
+    assert logs.Texto().format(propio) == esperado
+    assert (propio.message, propio.asctime) == (de_logging.message, de_logging.asctime)
+
+
 def test_texto_traceback_en_una_linea_y_sin_mensajes():
     linea = logs.Texto().format(_registro("fallo", exc_info=_error_con_datos()))
     assert linea.splitlines() == [linea]
@@ -198,6 +214,19 @@ def test_cada_webhook_una_linea_sin_datos_personales(tmp_path, salida):
     todo = "\n".join(lineas)
     for dato in (GOMEZ.curp, "Gómez", "Gomez", "5511112222", "4662850123"):
         assert dato not in todo
+
+
+def test_la_linea_del_webhook_dice_donde_se_escribe(tmp_path, caplog):
+    """The webhook's record is made without logging's walk up the stack: it still names the
+    place that writes it, as log.log would."""
+    app = _app(tmp_path)
+    with caplog.at_level(logging.INFO, logger="ivr.webhook"):
+        Llamada(app)
+    [registro] = [r for r in caplog.records if r.name == "ivr.webhook"]
+    assert (registro.pathname, registro.funcName, registro.levelname, registro.getMessage()) \
+        == (logs.__file__, "_registrar_webhook", "INFO", "webhook")
+    assert registro.lineno > logs._registrar_webhook.__code__.co_firstlineno
+    assert registro.campos["node"] == "incoming"
 
 
 def test_log_format_json(tmp_path, salida):
