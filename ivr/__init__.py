@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from types import FunctionType
 
 from flask import Flask, abort, current_app, g, request
 
@@ -18,7 +19,7 @@ CUERPO_MAXIMO = 64 * 1024
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, database, call-state store, flow and webhooks."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Aplicacion(__name__, instance_relative_config=True)
     # `/voice//curp` is no webhook: a 404, not a redirect Twilio would follow to another URL
     # than the one it signed (werkzeug's default merges the slashes with a 308).
     app.url_map.merge_slashes = False
@@ -53,6 +54,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     salud.init_app(app)
     metricas.init_app(app)
     return app
+
+
+class Aplicacion(Flask):
+    """Flask, asking once per function whether a hook or a view is a coroutine: Flask asks it
+    of each one at every request (inspect's check of the code's flags, six times a webhook),
+    and a function's answer never changes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sincronas: set[FunctionType] = set()
+
+    def ensure_sync(self, func):
+        if type(func) is FunctionType and func in self._sincronas:
+            return func
+        resultado = super().ensure_sync(func)
+        # Plain functions only (registered once, a bounded set): a bound method may be made
+        # anew for each request (a class-based view's), and would be kept forever.
+        if resultado is func and type(func) is FunctionType:
+            self._sincronas.add(func)
+        return resultado
 
 
 def _empezar() -> None:

@@ -174,3 +174,24 @@ def test_el_tope_es_de_64_kb(app):
     assert _post(app, "/voice/incoming", justo, "Zm9y") == 403  # refused for its signature
     assert justo.leido == justo.largo
     assert _post(app, "/voice/incoming", Cuerpo(64 * 1024 + 1), "Zm9y") == 413
+
+
+# -- the app's hooks and views --------------------------------------------------------------
+
+
+def test_un_hook_asincrono_sigue_pasando_por_async_to_sync(app, monkeypatch):
+    """The app keeps which functions are plain (not coroutines) to skip Flask's check at each
+    request; a coroutine function is never taken for one, asked once or twice."""
+
+    def sincrona():
+        return None
+
+    async def asincrona():
+        return None
+
+    envueltas = []
+    monkeypatch.setattr(app, "async_to_sync", lambda f: envueltas.append(f) or "envuelta")
+    for _ in range(2):
+        assert app.ensure_sync(sincrona) is sincrona
+        assert app.ensure_sync(asincrona) == "envuelta"
+    assert envueltas == [asincrona, asincrona]
