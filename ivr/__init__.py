@@ -83,7 +83,13 @@ def _empezar() -> None:
     contexto = g._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup each
     peticion = request._get_current_object()  # noqa: SLF001
     contexto.ivr_inicio = time.perf_counter()
+    config = current_app.config
+    # The request's limits, the config's, set on it: Flask's request otherwise looks up
+    # current_app for each whenever werkzeug asks (eight lookups to read a form).
+    tope = peticion.max_content_length = config["MAX_CONTENT_LENGTH"]
+    peticion.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
+    peticion.max_form_parts = config["MAX_FORM_PARTS"]
     largo = peticion.content_length
-    if largo is not None and largo > current_app.config["MAX_CONTENT_LENGTH"]:
+    if largo is not None and largo > tope:
         abort(413)
     contexto.ivr_medir = peticion.blueprint == "voice"
