@@ -235,7 +235,8 @@ def init_app(app: Flask) -> None:
 
 def anotar(**campos) -> None:
     """Add facts to the current webhook's line (a view knows the call's outcome, for one)."""
-    g.setdefault("ivr_campos_webhook", {}).update(campos)
+    contexto = g._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup
+    contexto.setdefault("ivr_campos_webhook", {}).update(campos)
 
 
 def respuesta(outcome: str, siguiente: str | None = None) -> None:
@@ -243,8 +244,8 @@ def respuesta(outcome: str, siguiente: str | None = None) -> None:
     posts to, `transfer`, `hangup`, `empty`...), said by the view that built it: the line
     then needn't parse the TwiML back. Said last, just before the view returns its answer;
     an answer nobody described is parsed."""
-    g.ivr_respuesta_webhook = ({"outcome": outcome, "next": siguiente} if siguiente
-                               else {"outcome": outcome})
+    g._get_current_object().ivr_respuesta_webhook = (  # noqa: SLF001 - one lookup
+        {"outcome": outcome, "next": siguiente} if siguiente else {"outcome": outcome})
 
 
 def _recortar(valor: str | None) -> str | None:

@@ -49,11 +49,11 @@ class _SesionFueraDeLosWebhooks(SecureCookieSessionInterface):
 
 
 def _store():
-    return current_app.extensions["ivr_store"]
+    return current_app._get_current_object().extensions["ivr_store"]  # noqa: SLF001 - one lookup
 
 
 def _ahora():
-    return current_app.config["RELOJ"]()
+    return current_app._get_current_object().config["RELOJ"]()  # noqa: SLF001 - one lookup
 
 
 def _xml(texto: str, outcome: str | None = None, siguiente: str | None = None) -> Response:
