@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException
 
 from ivr import acciones, cancelacion, db, dialog, linea, logs, repo, transferencia
@@ -115,12 +116,18 @@ def _url_probable(app, peticion) -> str:
     return _url_directa(raices, peticion) or peticion.url
 
 
+_MULTIDICTS = (MultiDict, ImmutableMultiDict)
+
+
 def firma(token: str, url: str, form) -> str:
     """Twilio's signature of a webhook (HMAC-SHA1 of the URL and the sorted parameters, in
     base64), as twilio's RequestValidator.compute_signature computes it (the tests hold it to
     the library), without its per-parameter lookups: each webhook pays for it."""
     partes = [url]
-    for nombre, valores in sorted(form.lists()):
+    # werkzeug's MultiDict (request.form) is a dict of each field's list of values: read as
+    # it stands, since its lists() copies every list (a subclass may keep them otherwise).
+    pares = dict.items(form) if type(form) in _MULTIDICTS else form.lists()
+    for nombre, valores in sorted(pares):
         if len(valores) == 1:
             partes.append(nombre + valores[0])
         else:

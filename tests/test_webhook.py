@@ -88,13 +88,15 @@ def test_the_state_is_stored_compactly_and_comes_back_equal():
                                  "http://localhost/voice/ñ"])
 def test_the_signature_is_the_twilio_librarys(pares, url):
     from twilio.request_validator import RequestValidator
-    from werkzeug.datastructures import ImmutableMultiDict
+    from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, MultiDict
 
     from ivr.voice import firma
 
-    form = ImmutableMultiDict(pares)
-    for token in ("12345", "tóken"):
-        assert firma(token, url, form) == RequestValidator(token).compute_signature(url, form)
+    for form in (ImmutableMultiDict(pares), MultiDict(pares),
+                 CombinedMultiDict([MultiDict(pares[:2]), MultiDict(pares[2:])])):
+        for token in ("12345", "tóken"):
+            assert firma(token, url, form) == RequestValidator(token).compute_signature(url,
+                                                                                     form)
 
 
 def test_a_webhook_runs_none_of_the_agents_pages_machinery(tmp_path, monkeypatch):
