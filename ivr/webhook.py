@@ -25,8 +25,9 @@ def limpiar(texto: str | None, maximo: int) -> str | None:
     """The text without XML-invalid characters, at most *maximo* long; None when nothing's left."""
     if texto is None:
         return None
-    texto = _NO_XML.sub("", texto)[:maximo]
-    return texto or None
+    if not (texto.isascii() and texto.isprintable()):  # else nothing for _NO_XML to drop
+        texto = _NO_XML.sub("", texto)
+    return texto[:maximo] or None
 
 
 def _numero(texto: str | None) -> float | None:
@@ -67,22 +68,19 @@ class Webhook:
         if isinstance(form, MultiDict):
             # Its get() raises and catches a KeyError for each absent field (most of them).
             form = form.to_dict()
-
-        def corto(nombre: str) -> str | None:
-            return limpiar(form.get(nombre), CORTO)
-
+        campo = form.get
         return cls(
-            call_sid=corto("CallSid") or "?",
-            desde=corto("From"),
-            digitos=limpiar(form.get("Digits"), DIGITOS),
-            habla=limpiar(form.get("SpeechResult"), HABLA),
-            confianza=_numero(form.get("Confidence")),
-            call_status=corto("CallStatus"),
-            dial_call_status=corto("DialCallStatus"),
-            queue_result=corto("QueueResult"),
-            queue_position=corto("QueuePosition"),
-            error_code=corto("ErrorCode"),
-            duracion=_segundos(form.get("CallDuration")),
+            call_sid=limpiar(campo("CallSid"), CORTO) or "?",
+            desde=limpiar(campo("From"), CORTO),
+            digitos=limpiar(campo("Digits"), DIGITOS),
+            habla=limpiar(campo("SpeechResult"), HABLA),
+            confianza=_numero(campo("Confidence")),
+            call_status=limpiar(campo("CallStatus"), CORTO),
+            dial_call_status=limpiar(campo("DialCallStatus"), CORTO),
+            queue_result=limpiar(campo("QueueResult"), CORTO),
+            queue_position=limpiar(campo("QueuePosition"), CORTO),
+            error_code=limpiar(campo("ErrorCode"), CORTO),
+            duracion=_segundos(campo("CallDuration")),
         )
 
     @property

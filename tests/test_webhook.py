@@ -24,6 +24,15 @@ def test_tabs_newlines_and_spanish_stay():
     assert limpiar("¿Qué\tpasó?\nÑandú\r", 100) == "¿Qué\tpasó?\nÑandú\r"
 
 
+def test_every_character_is_kept_or_dropped_as_the_pattern_says():
+    # Plain printable ASCII skips the pattern: nothing else may change what is kept.
+    from ivr.webhook import _NO_XML
+
+    for n in [*range(0x10000), 0x1F600, 0xE0041, 0x10FFFF]:
+        texto = f"a{chr(n)}b"
+        assert limpiar(texto, 100) == _NO_XML.sub("", texto), hex(n)
+
+
 def test_lengths_are_capped_and_empty_is_none():
     wh = Webhook.leer({"CallSid": "CA" + "x" * 200, "SpeechResult": "a" * 5000,
                        "Digits": "\x00", "Confidence": "mucha"})
