@@ -164,16 +164,21 @@ def _verificar_firma():
     return None
 
 
+def _leer() -> Webhook:
+    """This request's webhook, its form read once."""
+    peticion = request._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup
+    # Kept on this request (not in g, which an app context can share between requests): the
+    # log line reads the same fields.
+    formulario = peticion.ivr_formulario = peticion.form.to_dict()
+    return Webhook.leer(formulario)
+
+
 def _seguro(fn: Callable[..., Response]) -> Callable[..., Response]:
     """Read the webhook once and hand it to the view; any internal error becomes an apology
     and a transfer: never a 500 to Twilio."""
 
     def envoltura(*args, **kwargs):
-        peticion = request._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup
-        # Kept on this request (not in g, which an app context can share between requests):
-        # the log line reads the same fields.
-        formulario = peticion.ivr_formulario = peticion.form.to_dict()
-        wh = Webhook.leer(formulario)
+        wh = _leer()
         try:
             try:
                 return fn(wh, *args, **kwargs)
@@ -378,7 +383,7 @@ def status() -> Response:
 
     It only records: it never transfers nor creates a transfer, whatever is down. Without the
     state, what the call's record already holds (who, why) is kept."""
-    wh = Webhook.leer(request.form)
+    wh = _leer()
     if wh.call_status not in ESTADOS_FINALES:
         return _xml(VACIO, "empty")
     try:
@@ -432,7 +437,7 @@ def fallback(wh: Webhook) -> Response:
 def agente_estado() -> Response:
     """The agent's leg of a dial (its statusCallback): ringing, answered, completed... marks
     the transfer "en línea" on the agents' page. Only recorded; the call is not touched."""
-    wh = Webhook.leer(request.form)
+    wh = _leer()
     transferencia_id = _entero(request.args.get("t"))
     if transferencia_id is not None and wh.call_status:
         try:
@@ -481,7 +486,7 @@ def susurro() -> Response:
 @bp.post("/voice/espera")
 def espera() -> Response:
     """Hold while queued (Enqueue waitUrl): position in the queue, then music or a pause."""
-    wh = Webhook.leer(request.form)
+    wh = _leer()
     return _xml(linea.actual().render.espera(wh.queue_position,
                                              current_app.config.get("HOLD_MUSIC_URL")))
 
