@@ -33,6 +33,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
+from ivr import linea
 from ivr.repo import ANOTADOS
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,6 @@ def _medir(_error: BaseException | None = None) -> None:
 def _nodo(peticion) -> str:
     """The label of this webhook: the flow node, or the webhook's name. Bounded: a node that
     is not in the flow (someone probing /voice/xyz) is 'desconocido'."""
-    from ivr import linea
-
     nodo = (peticion.view_args or {}).get("nodo")
     if nodo is None:
         return (peticion.endpoint or "desconocido").rsplit(".", 1)[-1]
