@@ -83,7 +83,7 @@ def _empezar() -> None:
     contexto = g._get_current_object()  # noqa: SLF001 - werkzeug's API: one lookup each
     peticion = request._get_current_object()  # noqa: SLF001
     contexto.ivr_inicio = time.perf_counter()
-    config = current_app.config
+    config = current_app._get_current_object().config  # noqa: SLF001
     # The request's limits, the config's, set on it: Flask's request otherwise looks up
     # current_app for each whenever werkzeug asks (eight lookups to read a form).
     tope = peticion.max_content_length = config["MAX_CONTENT_LENGTH"]
