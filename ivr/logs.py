@@ -140,9 +140,17 @@ class Json(_FechaPorSegundo, JsonFormatter):
                          reserved_attrs=[*logging.LogRecord("", 0, "", 0, "", (), None).__dict__,
                                          "message", "asctime", "campos"],
                          json_ensure_ascii=True)
+        # json.dumps given an encoder class builds one for every record: built once here,
+        # with the settings json.dumps would give it.
+        self._codificador = self.json_encoder(default=self.json_default,
+                                              indent=self.json_indent,
+                                              ensure_ascii=self.json_ensure_ascii)
 
     def formatException(self, ei) -> str:  # noqa: N802 - logging's name
         return sin_mensajes(ei[1])
+
+    def jsonify_log_record(self, log_data) -> str:
+        return self._codificador.encode(log_data)
 
     def add_fields(self, log_data, record, message_dict) -> None:
         super().add_fields(log_data, record, message_dict)

@@ -415,3 +415,16 @@ def test_la_fecha_de_cada_linea_es_la_de_logging(formateador):
         registro.created = instante
         registro.msecs = int((instante - int(instante)) * 1000) + 0.0
         assert propio.formatTime(registro) == de_logging.formatTime(registro)
+
+
+def test_json_codifica_como_json_dumps():
+    """Json keeps one encoder for every record: what it writes is what python-json-logger's
+    json.dumps would."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    formateador = logs.Json()
+    registro = _registro("ruta %s", "/voice/ñ\n", call_sid="CA1", ms=3.5, status=200,
+                         habla="¿sí? \u2028", lista=[1, "dos"], nada=None)
+    datos = {"msg": registro.getMessage(), **registro.campos}
+    assert formateador.jsonify_log_record(datos) == JsonFormatter.jsonify_log_record(
+        formateador, datos)
