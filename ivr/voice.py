@@ -241,7 +241,7 @@ def _disculpa(wh: Webhook, donde: str) -> str:
 
 
 def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida,
-               registrado: tuple | None = None) -> Response:
+               registrado: dict | None = None) -> Response:
     """Commit the step's work, record the call, save the state, render TwiML.
 
     *registrado*: what the call's record already holds of the state (`_lo_registrado`), when
@@ -258,7 +258,7 @@ def _responder(wh: Webhook, estado: Estado, salida: dialog.Salida,
     if hecha and not estado.transferencia_pendiente:
         # The step's work (a cancellation) and the call's record in one transaction: if
         # either fails, neither is kept and none of it is said (the apology follows).
-        if registrado is None or registrado != _lo_registrado(estado):
+        if registrado is None or registrado != _lo_registrado(wh, estado):
             _registrar_desenlace(wh, estado)
         db.confirmar()
     else:
@@ -316,24 +316,25 @@ def _llamada_terminada(call_sid: str) -> bool:
     return registro is not None and registro.terminada_en is not None
 
 
-def _lo_registrado(estado: Estado) -> tuple:
-    """What `_registrar_desenlace` writes of the state, to compare."""
-    return (estado.desde, estado.nodo, estado.derechohabiente_id, estado.ruta, estado.entradas,
-            estado.desenlace, estado.razon)
+def _lo_registrado(wh: Webhook, estado: Estado) -> dict:
+    """What the call's record keeps of its state: outcome, last node, reason, who, the path.
+    An outcome the line recorded without the state (an apology and a transfer while the state
+    could not be read or saved) outlives an older state: only one the state has is given."""
+    campos = {"desde": estado.desde or wh.desde, "ultimo_nodo": estado.nodo,
+              "derechohabiente_id": estado.derechohabiente_id, "ruta": estado.ruta,
+              "entradas": estado.entradas}
+    campos.update((k, v) for k, v in (("desenlace", estado.desenlace), ("razon", estado.razon))
+                  if v)
+    return campos
 
 
 def _registrar_desenlace(wh: Webhook, estado: Estado, **mas) -> str | None:
-    """The call's record from its state: outcome, last node, reason, who, the path. Returns
-    the outcome it keeps."""
-    # An outcome the line recorded without the state (an apology and a transfer while the
-    # state could not be read or saved) outlives an older state: it is kept.
-    desenlace = {k: v for k, v in (("desenlace", estado.desenlace), ("razon", estado.razon)) if v}
+    """The call's record from its state (`_lo_registrado`). Returns the outcome it keeps."""
     # A caller who hangs up mid-dialog has no outcome yet: how the call ended is the outcome.
     return repo.registrar_llamada(
-        db.sesion(), wh.call_sid, desde=estado.desde or wh.desde, ultimo_nodo=estado.nodo,
-        derechohabiente_id=estado.derechohabiente_id, ruta=estado.ruta,
-        entradas=estado.entradas, iniciada_en=_ahora(),
-        desenlace_por_omision=f"colgo_{wh.call_status or ''}", **desenlace, **mas)
+        db.sesion(), wh.call_sid, iniciada_en=_ahora(),
+        desenlace_por_omision=f"colgo_{wh.call_status or ''}", **_lo_registrado(wh, estado),
+        **mas)
 
 
 def _nueva_llamada(wh: Webhook, prefijo: list[dialog.Decir] | None = None) -> Response:
@@ -530,6 +531,6 @@ def nodo(wh: Webhook, nodo: str) -> Response:
     # webhook sends no SQL; the status callback still writes the call's end. An agent asked
     # for here (0) changes the outcome and is written.
     # (dialog.paso changes a copy: what is compared stays as it was.)
-    registrado = _lo_registrado(estado) if ln.flujo.nodos[nodo].tipo == "final" else None
+    registrado = _lo_registrado(wh, estado) if ln.flujo.nodos[nodo].tipo == "final" else None
     estado, salida = dialog.paso(ln.flujo, estado, wh.entrada, acciones.para(_contexto()))
     return _responder(wh, estado, salida, registrado)
